@@ -1,0 +1,29 @@
+"""The readers, most specific first, and the per-record choice between them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from annotator.formats.base import Reader, RecordError
+
+READERS: list[Reader] = []
+"""Order matters: ``detect_reader`` returns the first reader whose ``detect`` accepts a record."""
+
+
+def reader_names() -> list[str]:
+    return [r.name for r in READERS]
+
+
+def get_reader(name: str) -> Reader:
+    for reader in READERS:
+        if reader.name == name:
+            return reader
+    raise KeyError(f"unknown format {name!r}; known formats: {', '.join(reader_names())}")
+
+
+def detect_reader(data: Any) -> Reader:
+    for reader in READERS:
+        if reader.detect(data):
+            return reader
+    keys = ", ".join(sorted(map(str, data))[:8]) if isinstance(data, dict) else type(data).__name__
+    raise RecordError(f"unknown record shape (keys: {keys})")

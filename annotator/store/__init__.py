@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy ORM, engine and migrations. Queries return domain objects."""
