@@ -18,7 +18,9 @@ def _locate(packaged: str, source: str) -> Path:
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError(f"cannot find the {source}/ folder (looked in {', '.join(map(str, candidates))})")
+    raise FileNotFoundError(
+        f"cannot find the {source}/ folder (looked in {', '.join(map(str, candidates))})"
+    )
 
 
 def resources_dir() -> Path:

@@ -14,11 +14,23 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 
 @click.group(invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
-@click.option("--db", "db_url", envvar="ANNOTATOR_DB", metavar="URL",
-              help="Any SQLAlchemy URL (default: the SQLite file in the data directory). Env: ANNOTATOR_DB.")
-@click.option("--home", envvar="ANNOTATOR_HOME", metavar="DIR", type=click.Path(file_okay=False),
-              help="Keep data, settings and logs in DIR instead of the user directories. Env: ANNOTATOR_HOME.")
-@click.option("--demo", is_flag=True, help="Open the GUI with the demo project (created on first use).")
+@click.option(
+    "--db",
+    "db_url",
+    envvar="ANNOTATOR_DB",
+    metavar="URL",
+    help="Any SQLAlchemy URL (default: the SQLite file in the data directory). Env: ANNOTATOR_DB.",
+)
+@click.option(
+    "--home",
+    envvar="ANNOTATOR_HOME",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Keep data, settings and logs in DIR instead of the user directories. Env: ANNOTATOR_HOME.",
+)
+@click.option(
+    "--demo", is_flag=True, help="Open the GUI with the demo project (created on first use)."
+)
 @click.version_option(__version__, "-V", "--version", prog_name="annotator")
 @click.pass_context
 def cli(ctx: click.Context, db_url: str | None, home: str | None, demo: bool) -> None:

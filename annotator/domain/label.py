@@ -56,7 +56,11 @@ def validate_label(label: Label, schema: LabelSchema) -> list[str]:
     conf = schema.confidence
     if label.confidence is None:
         if label.verdict not in conf.optional_for:
-            title = schema.verdict(label.verdict).title if label.verdict in schema.verdict_values else label.verdict
+            title = (
+                schema.verdict(label.verdict).title
+                if label.verdict in schema.verdict_values
+                else label.verdict
+            )
             problems.append(f"Confidence is required for “{title}”.")
     elif not conf.min <= label.confidence <= conf.max:
         problems.append(f"Confidence must be between {conf.min} and {conf.max}.")

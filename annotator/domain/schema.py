@@ -113,7 +113,8 @@ def parse_schema(data: dict[str, Any], *, source: str = "<schema>") -> LabelSche
         return LabelSchema.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise SchemaError(f"{source}: invalid label schema: {problems}") from None
 
@@ -130,7 +131,9 @@ def load_schema(path: Path) -> LabelSchema:
         else:
             data = tomllib.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from None
+        raise SchemaError(
+            f"{path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}"
+        ) from None
     if not isinstance(data, dict):
         raise SchemaError(f"{path}: a schema must be a table/object at the top level")
     return parse_schema(data, source=str(path))

@@ -96,7 +96,11 @@ class Trace(BaseModel):
 
     def blocks(self) -> list[tuple[int, int, Block]]:
         """(turn index, block index, block) for every block, in reading order."""
-        return [(t, b, block) for t, turn in enumerate(self.turns) for b, block in enumerate(turn.blocks)]
+        return [
+            (t, b, block)
+            for t, turn in enumerate(self.turns)
+            for b, block in enumerate(turn.blocks)
+        ]
 
     @property
     def prompt(self) -> str:

@@ -23,8 +23,14 @@ class SourceRecord:
 class RecordError(ValueError):
     """A record that cannot be read. The importer reports it with file and line and moves on."""
 
-    def __init__(self, reason: str, *, field: str | None = None, line: int | None = None,
-                 source_file: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        field: str | None = None,
+        line: int | None = None,
+        source_file: str | None = None,
+    ) -> None:
         self.reason = reason
         self.field = field
         self.line = line
