@@ -40,7 +40,7 @@ def split_inline_reasoning(text: str) -> list[Block]:
         return [block] if block else []
     pos = 0
     first_open = _OPEN.search(text)
-    for opener, closer in _PAIRS:
+    for _opener, closer in _PAIRS:
         close_at = text.find(closer)
         if close_at != -1 and (first_open is None or close_at < first_open.start()):
             # "</think>" before any opening tag: the opening tag was in the prompt template.
