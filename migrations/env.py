@@ -1,0 +1,97 @@
+"""Alembic environment.
+
+The app runs migrations programmatically (``annotator.store.open``) and hands its own connection
+over in ``config.attributes["connection"]``, so no alembic.ini is needed at runtime. The alembic.ini
+at the repository top is for developers (``alembic revision --autogenerate``); there the URL comes
+from ``-x url=...``, ``ANNOTATOR_DB``, or the default database of ``ANNOTATOR_HOME``.
+
+SQLite cannot ALTER most things, so migrations run in batch mode there (as mealie does)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection
+
+from annotator.store.database import make_engine
+from annotator.store.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+# Full-text search tables are created by hand in the migrations (FTS5 virtual table on SQLite,
+# a tsvector-indexed table on PostgreSQL) and have no ORM model: autogenerate must leave them be.
+SEARCH_TABLE_PREFIXES = ("trace_fts", "trace_search")
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    if type_ == "table" and name and name.startswith(SEARCH_TABLE_PREFIXES):
+        return False
+    table = getattr(obj, "table", None)
+    table_name = getattr(table, "name", None)
+    return not (
+        type_ == "index"
+        and isinstance(table_name, str)
+        and table_name.startswith(SEARCH_TABLE_PREFIXES)
+    )
+
+
+def _url() -> str:
+    url = context.get_x_argument(as_dictionary=True).get("url")
+    url = url or config.get_main_option("sqlalchemy.url") or os.environ.get("ANNOTATOR_DB")
+    if url:
+        return url
+    from annotator.paths import resolve_paths
+
+    return resolve_paths().ensure().default_db_url
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        include_object=include_object,
+        compare_type=True,
+    )
+
+
+def run_migrations_offline() -> None:
+    """``alembic upgrade --sql``: print the DDL instead of running it."""
+    context.configure(
+        url=_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        include_object=include_object,
+        dialect_opts={"paramstyle": "named"},
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = make_engine(_url(), poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            _configure(conn)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
