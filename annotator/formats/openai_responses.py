@@ -128,9 +128,13 @@ class OpenAIResponsesReader:
             if response.get("object") == "response":
                 return True
             output = response.get("output")
-            if isinstance(output, list) and output and isinstance(output[0], dict):
-                if "type" in output[0]:
-                    return True
+            if (
+                isinstance(output, list)
+                and output
+                and isinstance(output[0], dict)
+                and "type" in output[0]
+            ):
+                return True
         if not isinstance(request, dict) or "input" not in request:
             return False
         if (

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from annotator.formats.anthropic import ANTHROPIC
 from annotator.formats.base import Reader, RecordError
+from annotator.formats.openai_chat import OPENAI_CHAT
+from annotator.formats.openai_responses import OPENAI_RESPONSES
 
-READERS: list[Reader] = []
+READERS: list[Reader] = [ANTHROPIC, OPENAI_RESPONSES, OPENAI_CHAT]
 """Order matters: ``detect_reader`` returns the first reader whose ``detect`` accepts a record."""
 
 
