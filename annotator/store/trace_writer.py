@@ -1,0 +1,213 @@
+"""The import hot path: domain traces into ``traces`` rows, many at a time.
+
+Measured on this machine: Core ``insert(table)`` with an executemany of plain dicts runs on par
+with raw sqlite3, while ``Session.add_all`` (0.2-0.6x) and ``RETURNING`` (0.66-0.93x) do not, so
+this module builds dicts and never touches ORM objects. Duplicates on (project_id, uid) are found
+with one ``SELECT uid ... IN (...)`` per batch and the insert itself ignores conflicts, so a
+concurrent importer cannot make a batch fail either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Insert, Table, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from annotator.domain.trace import BlockKind, Trace
+from annotator.store.codec import encode_original, encode_turns
+from annotator.store.models import TraceRow, utcnow
+
+TRACES: Table = TraceRow.__table__  # type: ignore[assignment]
+IMPORT_ONLY_EXTRA_KEYS: frozenset[str] = frozenset({"annotator_labels", "annotator_adjudications"})
+"""``meta.extra`` keys that carry labels into an import; they become label rows, never meta."""
+
+IMPORT_CACHE_KIB = 64 * 1024
+"""SQLite page cache while importing (64 MiB): 1.2-1.6x faster inserts, bounded memory."""
+
+_UID_CHUNK = 500
+"""Uids per ``IN (...)`` lookup: well under SQLite's parameter limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTrace:
+    """A trace on its way into the database, with the source bytes where the container kept them."""
+
+    trace: Trace
+    raw: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    inserted: int
+    duplicates: int
+    inserted_uids: tuple[str, ...]
+    """Uids this call added (in input order), for callers that attach rows to new traces."""
+
+
+def _tokens(value: int | None) -> int | None:
+    return value if value is None or value >= 0 else None
+
+
+def trace_values(
+    trace: Trace,
+    *,
+    project_id: int,
+    batch_id: int | None,
+    raw: bytes | None,
+    imported_at: datetime,
+    strip_extra: frozenset[str] = IMPORT_ONLY_EXTRA_KEYS,
+) -> dict[str, Any]:
+    """The column values of one trace row (every column named, so executemany stays one shape)."""
+    meta = trace.meta
+    reasoning_chars = 0
+    truncated = 0
+    for turn in trace.turns:
+        for block in turn.blocks:
+            if block.kind is BlockKind.REASONING:
+                reasoning_chars += len(block.text)
+            if block.truncated:
+                truncated += 1
+    extra = meta.extra
+    if extra and not strip_extra.isdisjoint(extra):
+        extra = {k: v for k, v in extra.items() if k not in strip_extra}
+    return {
+        "project_id": project_id,
+        "uid": trace.uid,
+        "batch_id": batch_id,
+        "source_format": meta.source_format,
+        "model": meta.model,
+        "account_id": meta.account_id,
+        "session_id": meta.session_id,
+        "created_at": meta.created_at,
+        "input_tokens": _tokens(meta.input_tokens),
+        "output_tokens": _tokens(meta.output_tokens),
+        "reasoning_tokens": _tokens(meta.reasoning_tokens),
+        "n_turns": len(trace.turns),
+        "reasoning_chars": reasoning_chars,
+        "truncated_count": truncated,
+        "preview": trace.preview(),
+        "source_file": meta.source_file,
+        "source_line": meta.source_line,
+        "meta_extra": orjson.dumps(extra, option=orjson.OPT_NON_STR_KEYS).decode()
+        if extra
+        else "{}",
+        "turns_json": encode_turns(trace.turns),
+        "original": encode_original(trace.original, raw),
+        "is_gold": False,
+        "gold_json": None,
+        "imported_at": imported_at,
+    }
+
+
+def _insert_ignoring_duplicates(conn: Connection) -> Insert:
+    """An INSERT that skips rows whose (project_id, uid) already exists, where the dialect can."""
+    name = conn.dialect.name
+    if name == "sqlite":
+        return sqlite.insert(TRACES).on_conflict_do_nothing(index_elements=["project_id", "uid"])
+    if name == "postgresql":
+        return postgresql.insert(TRACES).on_conflict_do_nothing(
+            index_elements=["project_id", "uid"]
+        )
+    return insert(TRACES)
+
+
+def existing_uids(conn: Connection, project_id: int, uids: Iterable[str]) -> set[str]:
+    """Which of ``uids`` the project already holds."""
+    wanted = list(dict.fromkeys(uids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), _UID_CHUNK):
+        chunk = wanted[start : start + _UID_CHUNK]
+        found.update(
+            conn.execute(
+                select(TRACES.c.uid).where(
+                    TRACES.c.project_id == project_id, TRACES.c.uid.in_(chunk)
+                )
+            ).scalars()
+        )
+    return found
+
+
+def write_traces(
+    conn: Connection,
+    project_id: int,
+    batch_id: int | None,
+    items: Sequence[PendingTrace],
+) -> WriteResult:
+    """Insert ``items`` in the caller's transaction; uids already present (in the database or
+    earlier in ``items``) count as duplicates and are left alone."""
+    if not items:
+        return WriteResult(0, 0, ())
+    known = existing_uids(conn, project_id, (p.trace.uid for p in items))
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    uids: list[str] = []
+    for item in items:
+        uid = item.trace.uid
+        if uid in known:
+            continue
+        known.add(uid)
+        uids.append(uid)
+        rows.append(
+            trace_values(
+                item.trace, project_id=project_id, batch_id=batch_id, raw=item.raw, imported_at=now
+            )
+        )
+    if rows:
+        result = conn.execute(_insert_ignoring_duplicates(conn), rows)
+        if result.rowcount != len(rows):
+            # Another writer took some of these uids in between (or the driver cannot count):
+            # what is ours is what carries this batch id.
+            mine = set(
+                conn.execute(
+                    select(TRACES.c.uid).where(
+                        TRACES.c.project_id == project_id,
+                        TRACES.c.batch_id == batch_id,
+                        TRACES.c.uid.in_(uids),
+                    )
+                ).scalars()
+            )
+            uids = [u for u in uids if u in mine]
+    return WriteResult(len(uids), len(items) - len(uids), tuple(uids))
+
+
+def trace_ids(conn: Connection, project_id: int, uids: Iterable[str]) -> dict[str, int]:
+    """Row ids for ``uids`` in the project (uids not present are left out)."""
+    wanted = list(dict.fromkeys(uids))
+    out: dict[str, int] = {}
+    for start in range(0, len(wanted), _UID_CHUNK):
+        chunk = wanted[start : start + _UID_CHUNK]
+        out.update(
+            conn.execute(
+                select(TRACES.c.uid, TRACES.c.id).where(
+                    TRACES.c.project_id == project_id, TRACES.c.uid.in_(chunk)
+                )
+            ).tuples()
+        )
+    return out
+
+
+@contextmanager
+def import_tuning(conn: Connection) -> Iterator[None]:
+    """A larger SQLite page cache for the duration of an import, restored afterwards.
+
+    Call it on a connection with no transaction going: the pragmas are committed right away so
+    the caller can ``begin()`` its own transactions inside."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
+    conn.commit()
+    try:
+        yield
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(before or -2000)}")
+        conn.commit()
