@@ -400,4 +400,7 @@ def _parquet_records(path: Path) -> Iterator[SourceRecord | RecordError]:
 def _yaml_records(path: Path) -> Iterator[SourceRecord | RecordError]:
     from annotator.formats.cassette import iter_cassette_records
 
-    yield from iter_cassette_records(path)
+    try:
+        yield from iter_cassette_records(path)
+    except RecordError as exc:  # raised for the file as a whole: not YAML, not a cassette
+        raise FormatError(f"{path}: {exc.reason}") from exc
