@@ -1,0 +1,274 @@
+"""Full-text search over trace text, indexed in a deferred step.
+
+Indexing inside the import transaction makes imports about 8x slower (measured), so imports only
+insert traces and ``index_pending`` catches the index up afterwards, in batches, each committed
+together with the watermark ``AppState["fts_indexed_upto"]`` (every trace id up to it is indexed):
+interrupting it loses nothing and the next call resumes where it stopped.
+
+SQLite: contentless FTS5 table ``trace_fts`` (rowid = trace id). SQLite has one writer at a time and
+``traces`` is AUTOINCREMENT, so ids become visible in increasing order and are never reused: the
+watermark alone says what is pending. PostgreSQL: table ``trace_search`` with a GIN tsvector index;
+concurrent imports may commit ids out of order there, so pending traces are found by an anti-join
+(the watermark is still kept, as the highest id indexed).
+
+Results are unranked and ordered by trace id with keyset pagination: ranking every hit costs
+seconds on common words, the first page of an unranked search costs well under a millisecond."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from annotator.store.codec import search_text_of
+from annotator.store.database import Database
+from annotator.store.models import AppState, TraceRow
+
+WATERMARK_KEY = "fts_indexed_upto"
+MAX_TERMS = 32
+"""Query terms beyond this are ignored: a pasted page of text is not a useful query."""
+
+_TERM = re.compile(r'"([^"]*)"?|(\S+)')
+_TOKEN = re.compile(r"[^\W_]+")
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Term:
+    """One query term: a word or a "quoted phrase" (its tokens must be adjacent), optionally a
+    prefix (``word*``: the last token may continue)."""
+
+    tokens: tuple[str, ...]
+    prefix: bool = False
+
+
+def parse_query(query: str) -> list[Term]:
+    """Split a user's plain query into terms. Nothing in it is query syntax except "phrases" and a
+    trailing ``*``: AND, OR, NEAR, -, parentheses and column filters are ordinary words."""
+    terms: list[Term] = []
+    for match in _TERM.finditer(query):
+        phrase, word = match.group(1), match.group(2)
+        prefix = word is not None and word.endswith("*")
+        tokens = tuple(_TOKEN.findall(phrase if phrase is not None else word))
+        if tokens:
+            terms.append(Term(tokens, prefix))
+        if len(terms) == MAX_TERMS:
+            break
+    return terms
+
+
+def fts5_expression(terms: Sequence[Term]) -> str:
+    """FTS5 MATCH text: every term a quoted string (tokens are letters and digits only, so the
+    quotes cannot be broken out of), implicitly ANDed."""
+    return " ".join('"' + " ".join(t.tokens) + '"' + (" *" if t.prefix else "") for t in terms)
+
+
+def tsquery_expression(terms: Sequence[Term]) -> str:
+    """PostgreSQL ``to_tsquery`` text with every lexeme quoted: phrases use ``<->``."""
+
+    def lexemes(term: Term) -> str:
+        parts = [f"'{tok}'" for tok in term.tokens]
+        if term.prefix:
+            parts[-1] += ":*"
+        joined = " <-> ".join(parts)
+        return f"({joined})" if len(parts) > 1 else joined
+
+    return " & ".join(lexemes(t) for t in terms)
+
+
+def search_trace_ids(
+    session: Session, project_id: int, query: str, *, limit: int = 50, after_id: int = 0
+) -> list[int]:
+    """Ids of the project's indexed traces matching every term, ascending; pass the last id of a
+    page as ``after_id`` for the next page. An empty or punctuation-only query matches nothing."""
+    terms = parse_query(query)
+    if not terms or limit <= 0:
+        return []
+    params: dict[str, Any] = {"pid": project_id, "after": after_id, "limit": limit}
+    if _is_sqlite(session):
+        sql = text(
+            "SELECT trace_fts.rowid FROM trace_fts JOIN traces ON traces.id = trace_fts.rowid "
+            "WHERE trace_fts MATCH :q AND trace_fts.rowid > :after AND traces.project_id = :pid "
+            "ORDER BY trace_fts.rowid LIMIT :limit"
+        )
+        params["q"] = fts5_expression(terms)
+    else:
+        sql = text(
+            "SELECT s.trace_id FROM trace_search s JOIN traces t ON t.id = s.trace_id "
+            "WHERE to_tsvector('simple', s.text) @@ to_tsquery('simple', :q) "
+            "AND s.trace_id > :after AND t.project_id = :pid "
+            "ORDER BY s.trace_id LIMIT :limit"
+        )
+        params["q"] = tsquery_expression(terms)
+    return [int(row[0]) for row in session.execute(sql, params)]
+
+
+def indexed_upto(session: Session) -> int:
+    """The watermark: every trace id up to it is in the index (SQLite), or the highest id indexed."""
+    value = session.get(AppState, WATERMARK_KEY)
+    return int(value.value) if value is not None else 0
+
+
+def unindexed_count(session: Session) -> int:
+    """Traces not searchable yet (the UI says "N traces not yet searchable")."""
+    if _is_sqlite(session):
+        count = session.scalar(
+            select(func.count()).select_from(TraceRow).where(TraceRow.id > indexed_upto(session))
+        )
+    else:
+        count = session.scalar(
+            text(
+                "SELECT count(*) FROM traces t WHERE NOT EXISTS "
+                "(SELECT 1 FROM trace_search s WHERE s.trace_id = t.id)"
+            )
+        )
+    return int(count or 0)
+
+
+def index_pending(
+    db: Database,
+    *,
+    batch_size: int = 2000,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> int:
+    """Index every trace not yet searchable, one committed batch at a time; returns how many.
+
+    ``progress(done, total)`` is called after each batch; setting ``cancel`` stops after the
+    current batch (what is committed stays indexed). Safe to run from a worker thread, and two
+    indexers at once simply take turns."""
+    if batch_size <= 0:
+        raise ValueError("batch_size must be positive")
+    with db.session() as session:
+        total = unindexed_count(session)
+    done = 0
+    if progress is not None:
+        progress(0, total)
+    while cancel is None or not cancel.is_set():
+        with db.session() as session:
+            indexed = _index_batch(session, batch_size)
+        if indexed == 0:
+            break
+        done += indexed
+        if progress is not None:
+            progress(done, max(total, done))
+    return done
+
+
+def _index_batch(session: Session, batch_size: int) -> int:
+    sqlite = _is_sqlite(session)
+    # First statement is a write: on SQLite it takes the write lock (waiting for the busy timeout)
+    # before anything is read; on PostgreSQL the row lock below makes a second indexer wait.
+    insert = sqlite_insert if sqlite else pg_insert
+    session.execute(insert(AppState).values(key=WATERMARK_KEY, value="0").on_conflict_do_nothing())
+    mark = int(
+        session.scalars(
+            select(AppState.value).where(AppState.key == WATERMARK_KEY).with_for_update()
+        ).one()
+    )
+    if sqlite:
+        rows = session.execute(
+            select(TraceRow.id, TraceRow.turns_json)
+            .where(TraceRow.id > mark)
+            .order_by(TraceRow.id)
+            .limit(batch_size)
+        ).all()
+    else:
+        rows = session.execute(
+            text(
+                "SELECT t.id, t.turns_json FROM traces t WHERE NOT EXISTS "
+                "(SELECT 1 FROM trace_search s WHERE s.trace_id = t.id) ORDER BY t.id LIMIT :n"
+            ),
+            {"n": batch_size},
+        ).all()
+    if not rows:
+        return 0
+    entries: list[dict[str, Any]] = [{"id": row[0], "text": search_text_of(row[1])} for row in rows]
+    if sqlite:
+        session.execute(text("INSERT INTO trace_fts(rowid, text) VALUES (:id, :text)"), entries)
+    else:
+        for entry in entries:
+            entry["text"] = _pg_text(str(entry["text"]))
+        session.execute(
+            text(
+                "INSERT INTO trace_search(trace_id, text) VALUES (:id, :text) "
+                "ON CONFLICT (trace_id) DO UPDATE SET text = excluded.text"
+            ),
+            entries,
+        )
+    top = max(mark, max(int(row[0]) for row in rows))
+    session.execute(update(AppState).where(AppState.key == WATERMARK_KEY).values(value=str(top)))
+    return len(rows)
+
+
+def remove_from_index(session: Session, trace_ids: Iterable[int]) -> int:
+    """Take traces out of the index. Call it in the transaction that deletes them, BEFORE the
+    delete: SQLite's contentless index needs the original text, regenerated from the row.
+    Returns how many index entries were removed."""
+    ids = sorted(set(trace_ids))
+    removed = 0
+    if not _is_sqlite(session):
+        for chunk in _chunks(ids):
+            result: Any = session.execute(
+                text("DELETE FROM trace_search WHERE trace_id IN :ids").bindparams(
+                    bindparam("ids", expanding=True)
+                ),
+                {"ids": chunk},
+            )
+            removed += int(result.rowcount or 0)
+        return removed
+    mark = indexed_upto(session)
+    for chunk in _chunks([i for i in ids if i <= mark]):
+        rows = session.execute(
+            select(TraceRow.id, TraceRow.turns_json).where(TraceRow.id.in_(chunk))
+        ).all()
+        if rows:
+            session.execute(
+                text("INSERT INTO trace_fts(trace_fts, rowid, text) VALUES ('delete', :id, :text)"),
+                [{"id": row[0], "text": search_text_of(row[1])} for row in rows],
+            )
+        removed += len(rows)
+    return removed
+
+
+def reset_index(session: Session) -> None:
+    """Empty the index and its watermark; the next ``index_pending`` rebuilds it from scratch.
+    The way out when traces were deleted without ``remove_from_index`` (e.g. by a cascade)."""
+    if _is_sqlite(session):
+        session.execute(text("INSERT INTO trace_fts(trace_fts) VALUES ('delete-all')"))
+    else:
+        session.execute(text("DELETE FROM trace_search"))
+    session.execute(delete(AppState).where(AppState.key == WATERMARK_KEY))
+
+
+def stale_index_entries(session: Session) -> int:
+    """Index entries whose trace no longer exists (deleted without ``remove_from_index``)."""
+    if _is_sqlite(session):
+        sql = "SELECT count(*) FROM trace_fts WHERE rowid NOT IN (SELECT id FROM traces)"
+    else:
+        sql = (
+            "SELECT count(*) FROM trace_search s "
+            "WHERE NOT EXISTS (SELECT 1 FROM traces t WHERE t.id = s.trace_id)"
+        )
+    return int(session.scalar(text(sql)) or 0)
+
+
+def _pg_text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL characters, which adversarial traces may contain."""
+    return value.replace("\x00", " ")
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"

@@ -1,0 +1,326 @@
+"""Full-text search: deferred indexing that resumes, queries that cannot break the FTS5 syntax,
+prefixes, phrases, one project's hits only, removal from a contentless index."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from annotator.domain.trace import Block, BlockKind, Role, Turn
+from annotator.store.codec import encode_turns
+from annotator.store.database import Database
+from annotator.store.models import AppState, Project, TraceRow
+from annotator.store.open import open_database
+from annotator.store.search import (
+    WATERMARK_KEY,
+    index_pending,
+    indexed_upto,
+    parse_query,
+    remove_from_index,
+    reset_index,
+    search_trace_ids,
+    stale_index_entries,
+    unindexed_count,
+)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = open_database(f"sqlite:///{tmp_path / 'search.sqlite3'}")
+    yield database
+    database.dispose()
+
+
+def add_project(session: Session, name: str) -> int:
+    project = Project(name=name, schema_json="{}")
+    session.add(project)
+    session.flush()
+    return project.id
+
+
+def add_trace(session: Session, project_id: int, uid: str, answer: str, reasoning: str = "") -> int:
+    blocks = [Block(kind=BlockKind.TEXT, text=answer)]
+    if reasoning:
+        blocks.insert(0, Block(kind=BlockKind.REASONING, text=reasoning))
+    turns = (
+        Turn(role=Role.USER, blocks=(Block(kind=BlockKind.TEXT, text="question " + uid),)),
+        Turn(role=Role.ASSISTANT, blocks=tuple(blocks)),
+    )
+    row = TraceRow(
+        project_id=project_id, uid=uid, source_format="test", turns_json=encode_turns(turns)
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def search(db: Database, project_id: int, query: str, **kwargs: int) -> list[int]:
+    with db.session() as session:
+        return search_trace_ids(session, project_id, query, **kwargs)
+
+
+def test_traces_are_searchable_only_after_indexing(db: Database) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        tid = add_trace(s, pid, "a", "The cat sat on the mat", reasoning="thinking about felines")
+    assert search(db, pid, "cat") == []
+    with db.session() as s:
+        assert unindexed_count(s) == 1
+    assert index_pending(db) == 1
+    assert search(db, pid, "cat") == [tid]
+    assert search(db, pid, "felines") == [tid], "reasoning text is indexed too"
+    assert search(db, pid, "question") == [tid], "user turns are indexed too"
+    assert search(db, pid, "CAT Mat") == [tid], "case-insensitive, all terms required"
+    assert search(db, pid, "cat dog") == []
+    with db.session() as s:
+        assert unindexed_count(s) == 0
+        assert indexed_upto(s) == tid
+    assert index_pending(db) == 0
+
+
+def test_diacritics_are_folded(db: Database) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        tid = add_trace(s, pid, "a", "Le café est très bon")
+    index_pending(db)
+    assert search(db, pid, "cafe tres") == [tid]
+    assert search(db, pid, "CAFÉ") == [tid]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"',
+        '"unbalanced quote',
+        "AND",
+        "cat AND",
+        "OR OR NOT",
+        "NEAR(cat mat)",
+        "cat NOT",
+        "(",
+        "())",
+        "-cat",
+        "*",
+        "cat**",
+        "^cat",
+        "text:cat",
+        "{text}: cat",
+        "cat + mat",
+        "'; DROP TABLE traces; --",
+        "\x00",
+        "日本語",
+        "a" * 5000,
+        " ".join(["cat"] * 500),
+    ],
+)
+def test_hostile_queries_never_raise(db: Database, query: str) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        add_trace(s, pid, "a", "The cat sat on the mat, NEAR the door AND the text")
+    index_pending(db)
+    result = search(db, pid, query)
+    assert isinstance(result, list)
+    with db.session() as s:
+        assert s.scalar(text("SELECT count(*) FROM traces")) == 1
+
+
+def test_operators_are_plain_words(db: Database) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        plain = add_trace(s, pid, "a", "cat and mat")
+        add_trace(s, pid, "b", "cat only")
+    index_pending(db)
+    assert search(db, pid, "cat AND mat") == [plain]
+    assert search(db, pid, "cat OR dog") == [], "OR is a word to find, not an operator"
+    assert search(db, pid, "-cat") != [], "a leading minus does not negate"
+    assert search(db, pid, "text:cat") == [], "no column filter: 'text' is a word to find"
+
+
+def test_empty_or_punctuation_only_query_matches_nothing(db: Database) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        add_trace(s, pid, "a", "anything")
+    index_pending(db)
+    assert search(db, pid, "") == []
+    assert search(db, pid, "  ... !!! ") == []
+
+
+def test_prefix_search(db: Database) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        a = add_trace(s, pid, "a", "distillation attempt")
+        b = add_trace(s, pid, "b", "a distilled spirit")
+        add_trace(s, pid, "c", "nothing relevant")
+    index_pending(db)
+    assert search(db, pid, "distil*") == [a, b]
+    assert search(db, pid, "distil") == [], "without * a word must match whole"
+    assert search(db, pid, "distill* attempt") == [a]
+
+
+def test_phrase_search(db: Database) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        a = add_trace(s, pid, "a", "please show your chain of thought")
+        b = add_trace(s, pid, "b", "thought: the chain broke")
+    index_pending(db)
+    assert search(db, pid, "chain thought") == [a, b]
+    assert search(db, pid, '"chain of thought"') == [a]
+    assert search(db, pid, '"chain of thou*"') == [], "a * inside quotes is punctuation"
+    assert search(db, pid, '"chain of') == [a], "an unclosed quote runs to the end"
+
+
+def test_parse_query() -> None:
+    terms = parse_query('foo "bar baz" qu* -- "x"')
+    assert [(t.tokens, t.prefix) for t in terms] == [
+        (("foo",), False),
+        (("bar", "baz"), False),
+        (("qu",), True),
+        (("x",), False),
+    ]
+    assert len(parse_query(" ".join(f"w{i}" for i in range(1000)))) == 32
+
+
+def test_projects_are_isolated(db: Database) -> None:
+    with db.session() as s:
+        p1 = add_project(s, "one")
+        p2 = add_project(s, "two")
+        t1 = add_trace(s, p1, "a", "shared secret word")
+        t2 = add_trace(s, p2, "a", "shared secret word")
+    index_pending(db)
+    assert search(db, p1, "secret") == [t1]
+    assert search(db, p2, "secret") == [t2]
+    assert search(db, p2 + 100, "secret") == []
+
+
+def test_keyset_pagination(db: Database) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        other = add_project(s, "q")
+        ids = []
+        for i in range(25):
+            ids.append(add_trace(s, pid, f"t{i}", f"needle number {i}"))
+            add_trace(s, other, f"t{i}", "needle elsewhere")
+    index_pending(db, batch_size=7)
+    pages: list[int] = []
+    after = 0
+    while True:
+        page = search(db, pid, "needle", limit=10, after_id=after)
+        if not page:
+            break
+        assert len(page) <= 10
+        pages.extend(page)
+        after = page[-1]
+    assert pages == ids
+
+
+def test_resume_after_interruption(db: Database) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        ids = [add_trace(s, pid, f"t{i}", f"common word{i}") for i in range(50)]
+    cancel = threading.Event()
+    seen: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+        if done >= 20:
+            cancel.set()
+
+    assert index_pending(db, batch_size=10, progress=progress, cancel=cancel) == 20
+    assert seen == [(0, 50), (10, 50), (20, 50)]
+    with db.session() as s:
+        assert indexed_upto(s) == ids[19]
+        assert unindexed_count(s) == 30
+    assert search(db, pid, "common", limit=100) == ids[:20]
+
+    # New traces arriving between runs are picked up too.
+    with db.session() as s:
+        late = add_trace(s, pid, "late", "common latecomer")
+    assert index_pending(db, batch_size=10) == 31
+    assert search(db, pid, "common", limit=100) == [*ids, late]
+    assert search(db, pid, "word49") == [ids[49]]
+
+
+def test_a_failed_batch_leaves_the_watermark_behind(db: Database) -> None:
+    """The watermark moves in the batch's transaction: a crash mid-batch re-does the batch."""
+    with db.session() as s:
+        pid = add_project(s, "p")
+        ids = [add_trace(s, pid, f"t{i}", "word") for i in range(5)]
+        # A corrupt row (not JSON) makes the indexer fail in the second batch.
+        s.execute(
+            text("UPDATE traces SET turns_json = :bad WHERE id = :id"),
+            {"bad": b"not json", "id": ids[3]},
+        )
+    with pytest.raises(ValueError):
+        index_pending(db, batch_size=3)
+    with db.session() as s:
+        assert indexed_upto(s) == ids[2]
+    assert search(db, pid, "word") == ids[:3]
+
+
+def test_remove_from_index(db: Database) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        keep = add_trace(s, pid, "keep", "alpha beta")
+        gone = add_trace(s, pid, "gone", "alpha gamma")
+    index_pending(db)
+    with db.session() as s:
+        late = add_trace(s, pid, "late", "alpha delta")  # not indexed yet
+        assert remove_from_index(s, [gone, late]) == 1
+        s.execute(text("DELETE FROM traces WHERE id IN (:a, :b)"), {"a": gone, "b": late})
+    assert search(db, pid, "alpha") == [keep]
+    assert search(db, pid, "gamma") == []
+    with db.session() as s:
+        assert stale_index_entries(s) == 0
+        # The 'delete' carried the exact original text: no token of it is left in the raw index.
+        raw = s.execute(text("SELECT rowid FROM trace_fts WHERE trace_fts MATCH 'gamma'"))
+        assert raw.all() == []
+    # Ids are never reused, so a new trace is indexed normally after the removal.
+    with db.session() as s:
+        newer = add_trace(s, pid, "newer", "alpha epsilon")
+    assert newer > late
+    index_pending(db)
+    assert search(db, pid, "alpha") == [keep, newer]
+
+
+def test_cascade_delete_leaves_stale_entries_that_reset_clears(db: Database) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        add_trace(s, pid, "a", "orphaned words")
+        other = add_project(s, "q")
+        kept = add_trace(s, other, "b", "orphaned but kept")
+    index_pending(db)
+    with db.session() as s:
+        s.execute(text("DELETE FROM projects WHERE id = :id"), {"id": pid})
+        assert stale_index_entries(s) == 1
+    assert search(db, other, "orphaned") == [kept]
+    with db.session() as s:
+        reset_index(s)
+        assert s.get(AppState, WATERMARK_KEY) is None
+        assert unindexed_count(s) == 1
+    assert index_pending(db) == 1
+    with db.session() as s:
+        assert stale_index_entries(s) == 0
+    assert search(db, other, "orphaned") == [kept]
+
+
+def test_search_query_walks_the_index_in_id_order(db: Database) -> None:
+    """The first page must not sort every hit: FTS5 hands rows over in rowid order."""
+    with db.session() as s:
+        plan = " ".join(
+            str(row[-1])
+            for row in s.execute(
+                text(
+                    "EXPLAIN QUERY PLAN SELECT trace_fts.rowid FROM trace_fts "
+                    "JOIN traces ON traces.id = trace_fts.rowid WHERE trace_fts MATCH 'x' "
+                    "AND trace_fts.rowid > 0 AND traces.project_id = 1 "
+                    "ORDER BY trace_fts.rowid LIMIT 50"
+                )
+            )
+        )
+    assert "VIRTUAL TABLE INDEX" in plan
+    assert "TEMP B-TREE" not in plan, plan
