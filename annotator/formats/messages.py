@@ -38,6 +38,7 @@ ROLES: dict[str, Role] = {
 _TEXT_PARTS = frozenset({"text", "input_text", "output_text", "summary_text"})
 _REASONING_PARTS = frozenset({"reasoning", "thinking", "reasoning_text"})
 _REDACTED_PARTS = frozenset({"redacted_thinking", "redacted_reasoning"})
+_EXPLICIT_REASONING = _REASONING_PARTS | _REDACTED_PARTS
 _TOOL_CALL_PARTS = frozenset({"tool_call", "tool_use", "server_tool_use", "function_call"})
 _PLACEHOLDERS = {
     "image_url": "[image]",
@@ -135,11 +136,13 @@ def _part_text(part: Mapping[str, Any], *, field: str) -> str:
     return _str(part.get("value"), field=f"{field}.value")
 
 
-def tool_call_block(name: Any, arguments: Any, call_id: Any, *, field: str) -> Block:
+def tool_call_block(
+    name: Any, arguments: Any, call_id: Any, *, field: str, arguments_key: str = "arguments"
+) -> Block:
     """A TOOL_CALL block; ``text`` is the arguments as pretty JSON (or verbatim if not JSON)."""
     return Block(
         kind=BlockKind.TOOL_CALL,
-        text=arguments_text(arguments, field=f"{field}.arguments"),
+        text=arguments_text(arguments, field=f"{field}.{arguments_key}"),
         tool_name=_opt_str(name, field=f"{field}.name"),
         tool_call_id=_opt_str(call_id, field=f"{field}.id"),
     )
@@ -164,8 +167,10 @@ def _typed_tool_call(part: Mapping[str, Any], *, field: str) -> Block:
                 field=f"{field}.value",
             )
         return Block(kind=BlockKind.TOOL_CALL, text=pretty_json(payload))
-    arguments = part.get("input", part.get("arguments"))
-    return tool_call_block(part.get("name"), arguments, part.get("id"), field=field)
+    key = "input" if "input" in part else "arguments"
+    return tool_call_block(
+        part.get("name"), part.get(key), part.get("id"), field=field, arguments_key=key
+    )
 
 
 def result_text(content: Any, *, field: str) -> str:
@@ -248,10 +253,25 @@ def part_blocks(part: Any, *, field: str, assistant: bool) -> list[Block]:
     return [Block(kind=BlockKind.TEXT, text=f"[{kind[:40]}]")]
 
 
-def content_turns(content: Any, role: Role, *, field: str, name: str | None = None) -> list[Turn]:
+def content_turns(
+    content: Any,
+    role: Role,
+    *,
+    field: str,
+    name: str | None = None,
+    explicit_reasoning: bool = False,
+) -> list[Turn]:
     """A message's ``content`` into one turn, or several when Anthropic ``tool_result`` blocks sit
-    inside a user message (each becomes its own TOOL turn, in order)."""
-    assistant = role is Role.ASSISTANT
+    inside a user message (each becomes its own TOOL turn, in order).
+
+    Assistant text is searched for inline ``<think>`` tags only when the message has no explicit
+    reasoning (a separate field or typed reasoning parts): where the source already separated the
+    reasoning, a stray tag in the answer is literal text, not a second reasoning channel."""
+    assistant = role is Role.ASSISTANT and not explicit_reasoning
+    if assistant and isinstance(content, list):
+        assistant = not any(
+            isinstance(part, dict) and part.get("type") in _EXPLICIT_REASONING for part in content
+        )
     if content is None:
         return [Turn(role=role, name=name)]
     if isinstance(content, str):
@@ -349,6 +369,7 @@ def _tool_calls(message: Mapping[str, Any], *, field: str) -> list[Block]:
                         custom.get("input"),
                         call.get("id"),
                         field=f"{item}.custom",
+                        arguments_key="input",
                     )
                 )
             else:
@@ -390,7 +411,9 @@ def message_turns(message: Any, *, field: str, default_role: Role | None = None)
     if role is not Role.ASSISTANT:
         return content_turns(content, role, field=f"{field}.content", name=name)
     reasoning = _message_reasoning(message, field=field)
-    turns = content_turns(content, role, field=f"{field}.content", name=name)
+    turns = content_turns(
+        content, role, field=f"{field}.content", name=name, explicit_reasoning=bool(reasoning)
+    )
     calls = _tool_calls(message, field=field)
     if not reasoning and not calls:
         return turns

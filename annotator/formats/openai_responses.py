@@ -85,9 +85,12 @@ def items_to_turns(items: list[Any], *, field: str) -> list[Turn]:
         elif kind == "reasoning":
             add_assistant(_reasoning_blocks(item, field=where))
         elif kind in ("function_call", "custom_tool_call"):
-            arguments = item.get("arguments", item.get("input"))
+            key = "input" if kind == "custom_tool_call" else "arguments"
             call_id = item.get("call_id", item.get("id"))
-            add_assistant([tool_call_block(item.get("name"), arguments, call_id, field=where)])
+            block = tool_call_block(
+                item.get("name"), item.get(key), call_id, field=where, arguments_key=key
+            )
+            add_assistant([block])
         elif kind.endswith("_call_output"):
             call_id = item.get("call_id")
             block = Block(
