@@ -10,7 +10,6 @@ SQLite cannot ALTER most things, so migrations run in batch mode there (as meali
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from alembic import context
 from sqlalchemy import pool
@@ -18,27 +17,10 @@ from sqlalchemy.engine import Connection
 
 from annotator.store.database import make_engine
 from annotator.store.models import Base
+from annotator.store.revisions import include_object
 
 config = context.config
 target_metadata = Base.metadata
-
-# Full-text search tables are created by hand in the migrations (FTS5 virtual table on SQLite,
-# a tsvector-indexed table on PostgreSQL) and have no ORM model: autogenerate must leave them be.
-SEARCH_TABLE_PREFIXES = ("trace_fts", "trace_search")
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    if type_ == "table" and name and name.startswith(SEARCH_TABLE_PREFIXES):
-        return False
-    table = getattr(obj, "table", None)
-    table_name = getattr(table, "name", None)
-    return not (
-        type_ == "index"
-        and isinstance(table_name, str)
-        and table_name.startswith(SEARCH_TABLE_PREFIXES)
-    )
 
 
 def _url() -> str:

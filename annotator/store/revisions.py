@@ -4,6 +4,7 @@ the newest, which one a database is at. No alembic.ini is involved at runtime.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -12,6 +13,20 @@ from sqlalchemy.engine import Connection
 
 from annotator.resources import migrations_dir
 from annotator.store.database import Database
+
+SEARCH_TABLE_PREFIXES = ("trace_fts", "trace_search")
+"""Full-text tables are created by hand in the migrations (FTS5 on SQLite, tsvector on PostgreSQL)
+and have no ORM model: autogenerate and schema comparison must leave them be."""
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic ``include_object`` hook: everything except the full-text search tables."""
+    if type_ == "table":
+        return not (name or "").startswith(SEARCH_TABLE_PREFIXES)
+    table_name = getattr(getattr(obj, "table", None), "name", None)
+    return not (isinstance(table_name, str) and table_name.startswith(SEARCH_TABLE_PREFIXES))
 
 
 def alembic_config(migrations: Path | None = None, connection: Connection | None = None) -> Config:
