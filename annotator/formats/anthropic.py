@@ -16,6 +16,7 @@ from annotator.formats.messages import (
     make_trace,
     mark_truncated,
     pair_parts,
+    part_type,
     split_pair,
     turns_from_messages,
 )
@@ -33,7 +34,7 @@ def _has_anthropic_blocks(messages: Any) -> bool:
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list):
             for part in content:
-                if isinstance(part, dict) and part.get("type") in _ANTHROPIC_BLOCKS:
+                if isinstance(part, dict) and part_type(part) in _ANTHROPIC_BLOCKS:
                     return True
     return False
 

@@ -129,6 +129,12 @@ def _reasoning(text: str, signature: str | None = None, summary: bool = False) -
     return [Block(kind=BlockKind.REASONING, text=text, signature=signature, summary=summary)]
 
 
+def part_type(part: Mapping[str, Any]) -> str | None:
+    """A part's ``type`` when it is a string (None otherwise: never hash unknown values)."""
+    kind = part.get("type")
+    return kind if isinstance(kind, str) else None
+
+
 def _part_text(part: Mapping[str, Any], *, field: str) -> str:
     """Text of a part: OpenAI/Anthropic ``text``, LLaMA-Factory ``value``."""
     if "text" in part:
@@ -220,10 +226,10 @@ def part_blocks(part: Any, *, field: str, assistant: bool) -> list[Block]:
     if not isinstance(part, dict):
         raise RecordError("a content part must be an object or a string", field=field)
     kind = part.get("type")
+    if kind is not None and not isinstance(kind, str):
+        raise RecordError("content part type must be a string", field=f"{field}.type")
     if kind is None or kind in _TEXT_PARTS:
         return _text_blocks(_part_text(part, field=field), assistant)
-    if not isinstance(kind, str):
-        raise RecordError("content part type must be a string", field=f"{field}.type")
     if kind in _REASONING_PARTS:
         if "thinking" in part:
             text = _str(part["thinking"], field=f"{field}.thinking")
@@ -270,7 +276,7 @@ def content_turns(
     assistant = role is Role.ASSISTANT and not explicit_reasoning
     if assistant and isinstance(content, list):
         assistant = not any(
-            isinstance(part, dict) and part.get("type") in _EXPLICIT_REASONING for part in content
+            isinstance(part, dict) and part_type(part) in _EXPLICIT_REASONING for part in content
         )
     if content is None:
         return [Turn(role=role, name=name)]
@@ -438,7 +444,7 @@ def turns_from_messages(messages: list[Any], *, field: str) -> list[Turn]:
 
 def mark_truncated(turns: list[Turn], stop_reason: Any) -> None:
     """A response cut by its token limit while still reasoning: flag that last reasoning block."""
-    if stop_reason not in _TRUNCATING_STOPS or not turns:
+    if not isinstance(stop_reason, str) or stop_reason not in _TRUNCATING_STOPS or not turns:
         return
     last = turns[-1]
     if last.role is not Role.ASSISTANT or not last.blocks:
