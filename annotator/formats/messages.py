@@ -499,13 +499,18 @@ def parse_time(value: Any) -> datetime | None:
     return None
 
 
+_TIME_KEYS = ("created", "created_at", "timestamp", "start_time", "startTime", "time")
+
+
 def first_time(*sources: Any) -> datetime | None:
     for source in sources:
         if isinstance(source, dict):
-            for key in ("created", "created_at", "timestamp", "start_time", "startTime", "time"):
-                found = parse_time(source.get(key))
-                if found is not None:
-                    return found
+            for key in _TIME_KEYS:
+                value = source.get(key)
+                if value is not None:
+                    found = parse_time(value)
+                    if found is not None:
+                        return found
     return None
 
 
@@ -521,18 +526,12 @@ _ACCOUNT_KEYS = ("account_id", "user_id", "user", "safety_identifier", "api_key_
 _SESSION_KEYS = ("session_id", "conversation_id", "thread_id", "chat_id")
 
 
-def _find_key(keys: tuple[str, ...], sources: tuple[Any, ...]) -> str | None:
-    for source in sources:
-        if not isinstance(source, dict):
-            continue
+def _find_key(keys: tuple[str, ...], scopes: list[dict[str, Any]]) -> str | None:
+    for scope in scopes:
         for key in keys:
-            found = _id_value(source.get(key))
-            if found is not None:
-                return found
-        metadata = source.get("metadata")
-        if isinstance(metadata, dict):
-            for key in keys:
-                found = _id_value(metadata.get(key))
+            value = scope.get(key)
+            if value is not None:
+                found = _id_value(value)
                 if found is not None:
                     return found
     return None
@@ -540,11 +539,18 @@ def _find_key(keys: tuple[str, ...], sources: tuple[Any, ...]) -> str | None:
 
 def account_and_session(*sources: Any) -> tuple[str | None, str | None]:
     """Account and session ids from the keys logs commonly use (top level, then ``metadata``)."""
-    account = _find_key(_ACCOUNT_KEYS, sources)
-    session = _find_key(_SESSION_KEYS, sources)
+    scopes: list[dict[str, Any]] = []
+    for source in sources:
+        if isinstance(source, dict) and all(source is not seen for seen in scopes):
+            scopes.append(source)
+            metadata = source.get("metadata")
+            if isinstance(metadata, dict) and metadata:
+                scopes.append(metadata)
+    account = _find_key(_ACCOUNT_KEYS, scopes)
+    session = _find_key(_SESSION_KEYS, scopes)
     if session is None:
-        for source in sources:
-            conversation = source.get("conversation") if isinstance(source, dict) else None
+        for scope in scopes:
+            conversation = scope.get("conversation")
             if isinstance(conversation, dict):
                 session = _id_value(conversation.get("id"))
             elif conversation is not None:
