@@ -223,7 +223,7 @@ def _jsonl(stream: IO[bytes], name: str, max_record: int) -> Iterator[SourceReco
             yield _oversize(name, number, size, max_record, "line")
             continue
         raw = _clean(line)
-        if not raw.strip():
+        if not raw or raw.isspace():
             continue
         yield _parse(raw, name, number, keep_raw=True)
 
@@ -239,7 +239,6 @@ def _document(stream: IO[bytes], name: str, max_document: int) -> SourceRecord |
 
 
 _OUTSIDE = re.compile(rb'[^"\[\]{},]*')
-_INSIDE = re.compile(rb'[^"\\]*')
 _SPACE = b" \t\r\n"
 _BACKSLASH = 0x5C
 
@@ -301,15 +300,19 @@ class _ArraySplitter:
                     self.escape = False
                     i += 1
                     continue
-                match = _INSIDE.match(chunk, i)
-                i = match.end() if match else i
-                if i >= n:
+                # memchr to the next quote; it closes the string unless an odd run of
+                # backslashes (since ``i``, which never sits inside an escape) precedes it.
+                quote = chunk.find(b'"', i)
+                end = n if quote < 0 else quote
+                run = end
+                while run > i and chunk[run - 1] == _BACKSLASH:
+                    run -= 1
+                odd = (end - run) % 2 == 1
+                if quote < 0:
+                    self.escape = odd
                     break
-                if chunk[i] == _BACKSLASH:
-                    self.escape = True
-                else:
-                    self.in_string = False
-                i += 1
+                i = quote + 1
+                self.in_string = odd
                 continue
             if self.depth == 1 and not self.in_element:
                 while i < n and chunk[i] in _SPACE:
