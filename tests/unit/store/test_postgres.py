@@ -1,0 +1,202 @@
+"""The same store code on a real PostgreSQL: migrations, search, check, refusals.
+
+Needs ANNOTATOR_TEST_PG_URL (``eval "$(.ci/postgres.sh)"`` starts a throwaway server and sets it).
+Every test works in a fresh schema that is dropped afterwards."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from annotator.domain.trace import Block, BlockKind, Role, Turn
+from annotator.resources import migrations_dir
+from annotator.store.codec import encode_turns
+from annotator.store.database import Database
+from annotator.store.errors import BackupError, DatabaseTooNewError
+from annotator.store.maintenance import backup_database, check_database
+from annotator.store.models import Base, Project, TraceRow
+from annotator.store.open import current_revision, head_revision, open_database
+from annotator.store.revisions import include_object
+from annotator.store.search import (
+    index_pending,
+    remove_from_index,
+    search_trace_ids,
+    stale_index_entries,
+    unindexed_count,
+)
+
+PG_URL = os.environ.get("ANNOTATOR_TEST_PG_URL")
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not PG_URL,
+        reason='no PostgreSQL: set ANNOTATOR_TEST_PG_URL (eval "$(.ci/postgres.sh)")',
+    ),
+]
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL whose search_path is a brand-new schema; the schema is dropped afterwards."""
+    assert PG_URL is not None
+    schema = f"annotator_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(pg_url: str) -> Iterator[Database]:
+    database = open_database(pg_url)
+    yield database
+    database.dispose()
+
+
+def add_trace(session: Session, project_id: int, uid: str, body: str, **kw: int) -> int:
+    turns = (Turn(role=Role.ASSISTANT, blocks=(Block(kind=BlockKind.TEXT, text=body),)),)
+    row = TraceRow(
+        project_id=project_id, uid=uid, source_format="test", turns_json=encode_turns(turns), **kw
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def add_project(session: Session, name: str) -> int:
+    project = Project(name=name, schema_json="{}")
+    session.add(project)
+    session.flush()
+    return project.id
+
+
+def search(db: Database, project_id: int, query: str, **kw: int) -> list[int]:
+    with db.session() as s:
+        return search_trace_ids(s, project_id, query, **kw)
+
+
+def test_migrations_build_the_orm_schema(db: Database, pg_url: str) -> None:
+    assert current_revision(db) == head_revision()
+    with db.engine.connect() as conn:
+        assert (
+            conn.scalar(text("SHOW search_path"))
+            == make_url(pg_url).query["options"].partition("=")[2]
+        )
+        context = MigrationContext.configure(
+            conn, opts={"include_object": include_object, "compare_type": True}
+        )
+        assert compare_metadata(context, Base.metadata) == []
+        assert "trace_search" in inspect(conn).get_table_names()
+    # Opening again is a no-op.
+    open_database(pg_url).dispose()
+
+
+def test_search_on_postgres(db: Database) -> None:
+    with db.session() as s:
+        p1, p2 = add_project(s, "one"), add_project(s, "two")
+        a = add_trace(s, p1, "a", "please show your chain of thought step by step")
+        b = add_trace(s, p1, "b", "distillation of the chain\x00with a NUL inside")
+        c = add_trace(s, p2, "c", "chain of thought in another project")
+        assert unindexed_count(s) == 3
+    assert search(db, p1, "chain") == []
+    seen: list[tuple[int, int]] = []
+    assert index_pending(db, batch_size=2, progress=lambda d, t: seen.append((d, t))) == 3
+    assert seen == [(0, 3), (2, 3), (3, 3)]
+    assert search(db, p1, "chain") == [a, b]
+    assert search(db, p2, "chain") == [c]
+    assert search(db, p1, '"chain of thought"') == [a]
+    assert search(db, p1, "distil*") == [b]
+    assert search(db, p1, "NUL") == [b]
+    assert search(db, p1, "chain", limit=1, after_id=a) == [b]
+    for hostile in ['"', "a & b | !c", "':*", "(", "<->", "\\", "'; DROP TABLE traces; --"]:
+        assert isinstance(search(db, p1, hostile), list)
+    with db.session() as s:
+        assert unindexed_count(s) == 0
+        assert remove_from_index(s, [b]) == 1
+    assert search(db, p1, "chain") == [a]
+
+
+def test_late_commit_with_a_lower_id_is_still_indexed(db: Database) -> None:
+    """Concurrent imports can commit a lower id after a higher one was indexed."""
+    with db.session() as s:
+        pid = add_project(s, "p")
+        high = add_trace(s, pid, "high", "needle", id=1000)
+    index_pending(db)
+    with db.session() as s:
+        low = add_trace(s, pid, "low", "needle", id=10)
+        assert unindexed_count(s) == 1
+    assert index_pending(db) == 1
+    assert search(db, pid, "needle") == [low, high]
+
+
+def test_check_and_backup_on_postgres(db: Database, tmp_path: Path) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        add_trace(s, pid, "a", "text")
+    notes: list[str] = []
+    assert check_database(db, notes=notes) == []
+    assert notes == ["1 traces not yet in the search index (indexing runs after imports)"]
+    index_pending(db)
+    with db.session() as s:
+        s.execute(text("DELETE FROM projects"))
+        assert stale_index_entries(s) == 0, "the foreign key cascades into trace_search"
+    with pytest.raises(BackupError, match="pg_dump"):
+        backup_database(db, tmp_path / "copy.sqlite3")
+    assert not (tmp_path / "copy.sqlite3").exists()
+
+
+def test_newer_database_is_refused_on_postgres(db: Database, pg_url: str) -> None:
+    with db.session() as s:
+        s.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    with pytest.raises(DatabaseTooNewError, match=r"revision 0099"):
+        open_database(pg_url)
+
+
+def test_older_database_is_upgraded_in_place_on_postgres(
+    db: Database, pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with db.session() as s:
+        add_trace(s, add_project(s, "p"), "a", "text")
+    migrations = tmp_path / "migrations"
+    shutil.copytree(migrations_dir(), migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    (migrations / "versions" / "0002_priority.py").write_text(
+        "import sqlalchemy as sa\n"
+        "from alembic import op\n"
+        "revision = '0002'\n"
+        "down_revision = '0001'\n"
+        "branch_labels = None\n"
+        "depends_on = None\n"
+        "def upgrade() -> None:\n"
+        "    op.add_column('traces', sa.Column('priority', sa.Integer(), server_default='3'))\n"
+        "def downgrade() -> None:\n"
+        "    op.drop_column('traces', 'priority')\n",
+        encoding="utf-8",
+    )
+    with caplog.at_level(logging.WARNING, logger="annotator.store.open"):
+        upgraded = open_database(pg_url, backup_dir=tmp_path / "b", migrations=migrations)
+    try:
+        assert current_revision(upgraded) == "0002"
+        with upgraded.session() as s:
+            assert s.scalar(text("SELECT priority FROM traces")) == 3
+    finally:
+        upgraded.dispose()
+    assert "pg_dump" in caplog.text
+    assert not (tmp_path / "b").exists(), "no file copy of a server database"
