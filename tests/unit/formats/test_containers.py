@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -239,3 +240,20 @@ def test_missing_unknown_and_unreadable_files_raise_at_once(tmp_path: Path) -> N
     folder.mkdir()
     with pytest.raises(FormatError, match="not a file"):
         iter_records(folder)
+
+
+def test_json_array_split_survives_escapes_at_every_chunk_boundary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(7)
+    alphabet = ['"', "\\", "]", "}", "[", "{", ",", "a", " ", "\n", "é"]
+    data = [
+        {"k": "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))), "i": i}
+        for i in range(60)
+    ]
+    path = tmp_path / "escapes.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    for chunk in range(1, 14):
+        monkeypatch.setattr(containers, "_CHUNK", chunk)
+        items = _records(path)
+        assert [r.data for r in _ok(items)] == data, chunk

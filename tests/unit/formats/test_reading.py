@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,24 @@ def test_reading_the_whole_corpus_gives_no_errors(corpus_dir: Path) -> None:
         assert {t.meta.source_format for t in traces} == {name}
         assert len(traces) == count
         assert len({t.uid for t in traces}) == count
+
+
+def test_mixed_records_in_a_json_array_and_in_gzip(tmp_path: Path) -> None:
+    rows = [SHAREGPT, ALPACA, TRL, HF, CHAT]
+    array = tmp_path / "mixed.json"
+    array.write_bytes(orjson.dumps(rows, option=orjson.OPT_INDENT_2))
+    packed = tmp_path / "mixed.jsonl.gz"
+    with gzip.open(packed, "wb") as out:
+        out.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    for path in (array, packed):
+        good, bad = _split(list(read_file(path)))
+        assert not bad
+        assert [record.line for record, _ in good] == [1, 2, 3, 4, 5]
+        assert [traces[0].meta.source_format for _, traces in good] == [
+            "sharegpt",
+            "alpaca",
+            "trl",
+            "hf_reasoning",
+            "openai_chat",
+        ]
+        assert [orjson.loads(record.raw or b"") for record, _ in good] == rows
