@@ -138,7 +138,10 @@ def part_type(part: Mapping[str, Any]) -> str | None:
 def _part_text(part: Mapping[str, Any], *, field: str) -> str:
     """Text of a part: OpenAI/Anthropic ``text``, LLaMA-Factory ``value``."""
     if "text" in part:
-        return _str(part["text"], field=f"{field}.text")
+        text = part["text"]
+        if isinstance(text, dict) and isinstance(text.get("value"), str):
+            return str(text["value"])  # Assistants API: {type: text, text: {value, annotations}}
+        return _str(text, field=f"{field}.text")
     return _str(part.get("value"), field=f"{field}.value")
 
 
@@ -407,6 +410,8 @@ def message_turns(message: Any, *, field: str, default_role: Role | None = None)
     name = name if isinstance(name, str) else None
     content = message.get("content")
     if role is Role.TOOL:
+        if name is None and isinstance(message.get("function"), str):  # Inspect tool messages
+            name = message["function"]
         block = Block(
             kind=BlockKind.TOOL_RESULT,
             text=result_text(content, field=f"{field}.content"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from annotator.domain.trace import Role, Trace, Turn
+from annotator.domain.trace import Block, BlockKind, Role, Trace, Turn
 from annotator.formats.base import RecordError, SourceRecord
 from annotator.formats.messages import (
     make_trace,
@@ -61,6 +61,10 @@ class OpenAIChatReader:
         if request is not None and "messages" in request:
             field = _prefix(data, "request") + "messages"
             turns = turns_from_messages(request["messages"], field=field)
+        elif request is not None and isinstance(request.get("prompt"), str):
+            # Legacy Completions: a prompt string and ``choices[].text``.
+            text = Block(kind=BlockKind.TEXT, text=request["prompt"])
+            turns = [Turn(role=Role.USER, blocks=(text,))]
         choices = response.get("choices") if response is not None else None
         if choices is None:
             if not turns:

@@ -259,3 +259,48 @@ def test_parse_time_accepts_unix_and_iso_and_ignores_junk() -> None:
     assert parse_time("yesterday") is None
     assert parse_time(1e300) is None
     assert parse_time(True) is None
+
+
+def test_other_provider_shapes() -> None:
+    turns = turns_from_messages(
+        [
+            # Assistants API text parts carry {value, annotations}.
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": {"value": "hi", "annotations": []}}],
+            },
+            # OpenRouter reasoning_details.
+            {
+                "role": "assistant",
+                "content": "ok",
+                "reasoning_details": [
+                    {"type": "reasoning.summary", "summary": "sum"},
+                    {"type": "reasoning.text", "text": "raw", "signature": "s"},
+                    {"type": "reasoning.encrypted", "data": "abcd"},
+                ],
+            },
+            # Inspect: reasoning parts, tool calls with a function name string, tool messages.
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "reasoning", "reasoning": "hidden", "redacted": True},
+                    {"type": "text", "text": "calling"},
+                ],
+                "tool_calls": [{"id": "t1", "function": "bash", "arguments": {"cmd": "ls"}}],
+            },
+            {"role": "tool", "tool_call_id": "t1", "function": "bash", "content": "a.txt"},
+        ],
+        field="messages",
+    )
+    assert [t.role for t in turns] == [Role.USER, Role.ASSISTANT, Role.ASSISTANT, Role.TOOL]
+    assert turns[0].blocks[0].text == "hi"
+    summary, raw, encrypted, answer = turns[1].blocks
+    assert (summary.kind, summary.summary, raw.signature) == (BlockKind.REASONING, True, "s")
+    assert (encrypted.kind, encrypted.opaque_chars, answer.text) == (
+        BlockKind.REDACTED_REASONING,
+        4,
+        "ok",
+    )
+    assert kinds(turns[2]) == ["redacted_reasoning", "text", "tool_call"]
+    assert turns[2].blocks[2].tool_name == "bash"
+    assert turns[3].blocks[0].tool_name == "bash"

@@ -430,3 +430,50 @@ def test_roles_survive_through_registry_for_chat_tool_loop() -> None:
     reader = detect_reader(data)
     (trace,) = reader.read(record(data))
     assert [t.role for t in trace.turns] == [Role.USER, Role.ASSISTANT, Role.TOOL, Role.ASSISTANT]
+
+
+def test_legacy_completions_prompt_and_text_choice() -> None:
+    trace = one(OPENAI_CHAT, {"id": "cmpl-1", "prompt": "Once", "choices": [{"text": " upon"}]})
+    assert roles(trace) == ["user", "assistant"]
+    assert trace.turns[1].blocks[0].text == "upon"
+
+
+def test_responses_other_calls_and_outputs() -> None:
+    data = {
+        "object": "response",
+        "id": "resp_2",
+        "status": "incomplete",
+        "incomplete_details": {"reason": "max_output_tokens"},
+        "output": [
+            {
+                "type": "web_search_call",
+                "id": "ws_1",
+                "status": "completed",
+                "action": {"query": "q"},
+            },
+            {"type": "custom_tool_call", "name": "patch", "input": "*** raw ***", "call_id": "c1"},
+            {
+                "type": "custom_tool_call_output",
+                "call_id": "c1",
+                "output": [{"type": "input_text", "text": "ok"}],
+            },
+            {"type": "item_reference", "id": "x"},
+            {
+                "type": "reasoning",
+                "summary": [],
+                "content": [{"type": "reasoning_text", "text": "still"}],
+            },
+        ],
+    }
+    trace = one(OPENAI_RESPONSES, data)
+    assert roles(trace) == ["assistant", "tool", "assistant"]
+    search, custom = trace.turns[0].blocks
+    assert (search.tool_name, search.text) == (
+        "web_search_call",
+        '{\n  "action": {\n    "query": "q"\n  }\n}',
+    )
+    assert (custom.tool_name, custom.text, custom.tool_call_id) == ("patch", "*** raw ***", "c1")
+    assert trace.turns[1].blocks[0].text == "ok"
+    (reasoning,) = trace.turns[2].blocks
+    assert reasoning.truncated  # cut at max_output_tokens while reasoning
+    assert trace.meta.extra["status"] == "incomplete"
