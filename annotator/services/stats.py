@@ -103,7 +103,7 @@ def project_stats(db: Database, project: str) -> ProjectStats:
             )
             .where(TraceRow.project_id == pid)
             .group_by(TraceRow.source_format, TraceRow.model)
-        ).tuples()
+        )
         for fmt, model, n, n_reasoning, chars, n_truncated in grouped:
             traces += n
             with_reasoning += int(n_reasoning or 0)
@@ -123,14 +123,14 @@ def project_stats(db: Database, project: str) -> ProjectStats:
                 select(LabelRow.status, func.count())
                 .where(LabelRow.project_id == pid)
                 .group_by(LabelRow.status)
-            ).tuples()
+            )
         )
         by_verdict: dict[str, int] = {}
         for verdict, n in session.execute(
             select(LabelRow.verdict, func.count())
             .where(LabelRow.project_id == pid, LabelRow.status == "done")
             .group_by(LabelRow.verdict)
-        ).tuples():
+        ):
             by_verdict[verdict or UNKNOWN] = n
         labeled = session.scalar(
             select(func.count(distinct(LabelRow.trace_id))).where(
@@ -147,7 +147,7 @@ def project_stats(db: Database, project: str) -> ProjectStats:
                 select(ImportBatch.status, func.count())
                 .where(ImportBatch.project_id == pid)
                 .group_by(ImportBatch.status)
-            ).tuples()
+            )
         )
         last_import = session.scalar(
             select(func.max(ImportBatch.started_at)).where(ImportBatch.project_id == pid)
@@ -202,16 +202,14 @@ def projects_overview(db: Database) -> list[ProjectOverview]:
     """Every project with its trace, labeled-trace and import counts, by name."""
     with db.session() as session:
         traces = _id_counts(
-            session.execute(
-                select(TraceRow.project_id, func.count()).group_by(TraceRow.project_id)
-            ).tuples()
+            session.execute(select(TraceRow.project_id, func.count()).group_by(TraceRow.project_id))
         )
         labeled = _id_counts(
             session.execute(
                 select(LabelRow.project_id, func.count(distinct(LabelRow.trace_id)))
                 .where(LabelRow.status == "done")
                 .group_by(LabelRow.project_id)
-            ).tuples()
+            )
         )
         imports: dict[int, tuple[int, datetime | None]] = {
             pid: (int(n), last)
@@ -219,11 +217,11 @@ def projects_overview(db: Database) -> list[ProjectOverview]:
                 select(
                     ImportBatch.project_id, func.count(), func.max(ImportBatch.started_at)
                 ).group_by(ImportBatch.project_id)
-            ).tuples()
+            )
         }
         rows = session.execute(
             select(Project.id, Project.name, Project.schema_json).order_by(Project.name)
-        ).tuples()
+        )
         out: list[ProjectOverview] = []
         for pid, name, schema_json in rows:
             n_imports, last = imports.get(pid, (0, None))

@@ -182,13 +182,12 @@ def trace_ids(conn: Connection, project_id: int, uids: Iterable[str]) -> dict[st
     out: dict[str, int] = {}
     for start in range(0, len(wanted), _UID_CHUNK):
         chunk = wanted[start : start + _UID_CHUNK]
-        out.update(
-            conn.execute(
-                select(TRACES.c.uid, TRACES.c.id).where(
-                    TRACES.c.project_id == project_id, TRACES.c.uid.in_(chunk)
-                )
-            ).tuples()
+        rows = conn.execute(
+            select(TRACES.c.uid, TRACES.c.id).where(
+                TRACES.c.project_id == project_id, TRACES.c.uid.in_(chunk)
+            )
         )
+        out.update({uid: trace_id for uid, trace_id in rows})
     return out
 
 
