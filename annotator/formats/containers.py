@@ -167,13 +167,14 @@ def _parse(raw: bytes, name: str, line: int, *, keep_raw: bool) -> SourceRecord 
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return RejectedRecord(_json_reason(raw, exc), source_file=name, line=line, raw=raw)
+        reason = _json_reason(raw, exc)
+        return RejectedRecord(reason, source_file=name, line=line, raw=raw if keep_raw else None)
     if not isinstance(data, dict):
         return RejectedRecord(
             f"record is a JSON {_json_type(data)}, not an object",
             source_file=name,
             line=line,
-            raw=raw,
+            raw=raw if keep_raw else None,
         )
     return SourceRecord(data=data, source_file=name, line=line, raw=raw if keep_raw else None)
 
@@ -229,13 +230,21 @@ def _jsonl(stream: IO[bytes], name: str, max_record: int) -> Iterator[SourceReco
 
 
 def _document(stream: IO[bytes], name: str, max_document: int) -> SourceRecord | RecordError:
-    data = stream.read(max_document + 1)
-    if len(data) > max_document:
-        size = len(data)
-        while chunk := stream.read(_CHUNK):
-            size += len(chunk)
+    """A whole-file JSON object, read in chunks so an oversize one is counted, never held."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := stream.read(_CHUNK):
+        size += len(chunk)
+        if size <= max_document:
+            chunks.append(chunk)
+        elif chunks:
+            chunks = []
+    if size > max_document:
         return _oversize(name, 1, size, max_document, "document")
-    return _parse(_clean(data), name, 1, keep_raw=False)
+    data = b"".join(chunks)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return _parse(data, name, 1, keep_raw=False)
 
 
 _OUTSIDE = re.compile(rb'[^"\[\]{},]*')

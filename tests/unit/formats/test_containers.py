@@ -257,3 +257,18 @@ def test_json_array_split_survives_escapes_at_every_chunk_boundary(
         monkeypatch.setattr(containers, "_CHUNK", chunk)
         items = _records(path)
         assert [r.data for r in _ok(items)] == data, chunk
+
+
+def test_document_limits_and_errors(tmp_path: Path) -> None:
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps({"samples": ["x" * 3000]}, indent=2))
+    (error,) = _errors(_records(path, max_document_bytes=1000))
+    assert error.line == 1 and "document is" in error.reason and "1000-byte limit" in error.reason
+    assert [r.data for r in _ok(_records(path, max_document_bytes=10_000))] == [
+        {"samples": ["x" * 3000]}
+    ]
+    broken = tmp_path / "broken.traj"
+    broken.write_bytes(b'\xef\xbb\xbf{\n  "history": [\n')
+    (error,) = _errors(_records(broken))
+    assert error.line == 1 and error.reason.startswith("invalid JSON: ")
+    assert error.raw is None  # a whole document is not copied into the reject file
