@@ -13,6 +13,7 @@ from annotator.domain.trace import Block, BlockKind, Role, Trace, Turn
 from annotator.formats.base import RecordError, SourceRecord
 from annotator.formats.messages import (
     content_turns,
+    is_sharegpt_list,
     make_trace,
     mark_truncated,
     pair_parts,
@@ -77,6 +78,8 @@ class AnthropicReader:
         if isinstance(response, dict) and _is_response(response):
             return True
         if not isinstance(request, dict) or "messages" not in request:
+            return False
+        if is_sharegpt_list(request["messages"]):
             return False
         if "system" in request or "anthropic_version" in request:
             return True

@@ -668,3 +668,14 @@ def make_trace(
             raise RecordError(f"record cannot be hashed for an id: {exc}") from None
     uid = own_id + uid_suffix
     return Trace(uid=uid, turns=tuple(turns), meta=meta, original=data)
+
+
+def is_sharegpt_list(messages: Any) -> bool:
+    """ShareGPT-style ``{from, value}`` message lists belong to the dataset readers."""
+    return (
+        isinstance(messages, list)
+        and bool(messages)
+        and isinstance(messages[0], dict)
+        and "role" not in messages[0]
+        and "from" in messages[0]
+    )

@@ -12,6 +12,7 @@ from typing import Any
 from annotator.domain.trace import Block, BlockKind, Role, Trace, Turn
 from annotator.formats.base import RecordError, SourceRecord
 from annotator.formats.messages import (
+    is_sharegpt_list,
     make_trace,
     mark_truncated,
     message_turns,
@@ -44,15 +45,7 @@ class OpenAIChatReader:
             return False
         request, response = split_pair(data)
         if isinstance(request, dict) and "messages" in request:
-            messages = request["messages"]
-            # ShareGPT-style {from, value} lists belong to the dataset readers.
-            return not (
-                isinstance(messages, list)
-                and messages
-                and isinstance(messages[0], dict)
-                and "role" not in messages[0]
-                and "from" in messages[0]
-            )
+            return not is_sharegpt_list(request["messages"])
         return isinstance(response, dict) and "choices" in response
 
     def read(self, record: SourceRecord) -> list[Trace]:

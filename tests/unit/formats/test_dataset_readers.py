@@ -320,3 +320,17 @@ def test_hf_columns_from_parquet(tmp_path: Path) -> None:
     assert len(traces) == 3  # the null generation is skipped
     assert [t.meta.source_line for t in traces] == [1, 2, 3]
     assert [t.turns[1].text_of(BlockKind.TEXT) for t in traces] == ["a0", "a1", "a2"]
+
+
+def test_sharegpt_messages_with_system_is_not_anthropic() -> None:
+    from annotator.formats.base import SourceRecord
+    from annotator.formats.registry import detect_reader
+
+    data = {
+        "system": "You are helpful.",
+        "messages": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}],
+    }
+    reader = detect_reader(data)
+    assert reader.name == "sharegpt"
+    (trace,) = reader.read(SourceRecord(data=data, source_file="x.jsonl", line=1))
+    assert [t.role.value for t in trace.turns] == ["system", "user", "assistant"]
