@@ -87,17 +87,21 @@ def check_cmd(ctx: click.Context, as_json: bool) -> None:
     from annotator.store.maintenance import check_database
 
     db = open_db(ctx)
+    notes: list[str] = []
     try:
-        problems = check_database(db)
+        problems = check_database(db, notes=notes)
     except StoreError as exc:
         raise CliError(str(exc)) from None
     if as_json:
-        print_json({"ok": not problems, "problems": problems})
-    elif problems:
-        for problem in problems:
-            out().print(escape(f"problem: {problem}"))
+        print_json({"ok": not problems, "problems": problems, "notes": notes})
     else:
-        out().print("Database OK.")
+        console = out()
+        for problem in problems:
+            console.print(escape(f"problem: {problem}"))
+        for note in notes:
+            console.print(escape(f"note: {note}"))
+        if not problems:
+            console.print("Database OK.")
     if problems:
         ctx.exit(1)
 
