@@ -8,6 +8,7 @@ from typing import Any
 from annotator.domain.trace import Block, BlockKind, Role, Trace, TraceMeta, Turn, content_uid
 from annotator.formats.base import RecordError, SourceRecord
 from annotator.formats.inline_tags import split_inline_reasoning
+from annotator.formats.messages import account_and_session, first_time
 
 ID_KEYS = ("id", "uuid", "conversation_id", "sample_id")
 """Keys that hold a record's own id in fine-tuning sets (``idx`` is a row number: not an id)."""
@@ -32,7 +33,18 @@ def record_uid(record: SourceRecord) -> str:
 
 
 def make_meta(record: SourceRecord, source_format: str, **fields: Any) -> TraceMeta:
-    """TraceMeta with the format name and where the record came from filled in."""
+    """TraceMeta with the format name and where the record came from filled in.
+
+    Account, session and time come from the keys logs commonly use (``user``, ``session_id``,
+    ``created``, also under ``metadata``) unless the reader passed them: group patterns (one
+    template across accounts, machine timing) must be visible whatever the format."""
+    if isinstance(record.data, Mapping):
+        if "account_id" not in fields or "session_id" not in fields:
+            account, session = account_and_session(record.data)
+            fields.setdefault("account_id", account)
+            fields.setdefault("session_id", session)
+        if "created_at" not in fields:
+            fields["created_at"] = first_time(record.data, record.data.get("metadata"))
     return TraceMeta(
         source_format=source_format,
         source_file=record.source_file,

@@ -334,3 +334,29 @@ def test_sharegpt_messages_with_system_is_not_anthropic() -> None:
     assert reader.name == "sharegpt"
     (trace,) = reader.read(SourceRecord(data=data, source_file="x.jsonl", line=1))
     assert [t.role.value for t in trace.turns] == ["system", "user", "assistant"]
+
+
+def test_dataset_records_keep_account_session_and_time() -> None:
+    from annotator.formats.base import SourceRecord
+    from annotator.formats.registry import detect_reader
+
+    for data in (
+        {
+            "conversations": [{"from": "human", "value": "q"}],
+            "user": "acct-1",
+            "session_id": "s-1",
+            "created": 1767225600,
+        },
+        {
+            "instruction": "q",
+            "output": "a",
+            "metadata": {"user_id": "acct-1", "session_id": "s-1"},
+            "created_at": "2026-01-01T00:00:00Z",
+        },
+    ):
+        (trace,) = detect_reader(data).read(SourceRecord(data=data, source_file="x", line=1))
+        assert (trace.meta.account_id, trace.meta.session_id) == ("acct-1", "s-1")
+        assert (
+            trace.meta.created_at is not None
+            and trace.meta.created_at.isoformat() == "2026-01-01T00:00:00+00:00"
+        )
