@@ -1,0 +1,420 @@
+"""Import throughput, memory, stats and search at scale. Prints figures; asserts only that the
+work completes (timing on a shared 2-core machine is noise; compare ratios within one run).
+
+    make bench                       # 200 MB corpus, 1M-trace stats/search database
+    BENCH_IMPORT_MB=20 BENCH_ROWS=100000 make bench     # quicker
+
+Every measurement runs in its own subprocess (this file run as a script) so peak RSS figures do
+not mix. Targets (issue 2): import >= 0.6x the raw baseline rate; searchable within 3x the
+baseline's time; peak RSS < 300 MB and flat as the file grows; stats < 1 s and the first search
+page < 50 ms p95 at 1M traces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+MB = 1024 * 1024
+HERE = Path(__file__).resolve()
+SEED = 20260228
+
+_SYLLABLES = [
+    "ka",
+    "ri",
+    "to",
+    "mu",
+    "ne",
+    "sa",
+    "lo",
+    "vi",
+    "de",
+    "pa",
+    "qu",
+    "en",
+    "ar",
+    "ix",
+    "ol",
+    "um",
+    "st",
+    "th",
+    "gr",
+    "pl",
+    "br",
+    "ch",
+    "sh",
+    "fe",
+    "zu",
+    "wa",
+    "yo",
+]
+
+
+def _vocabulary(rng: random.Random, n: int = 4000) -> list[str]:
+    words = {
+        "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(1, 4))) for _ in range(n * 2)
+    }
+    return sorted(words)[:n]
+
+
+class TextPool:
+    """Deterministic prose: slices of one long pseudo-random text (Zipf-ish word frequencies,
+    so search has common and rare words, like real logs)."""
+
+    def __init__(self, rng: random.Random, chars: int = 4 * MB) -> None:
+        self.words = _vocabulary(rng)
+        weights = [1.0 / (rank + 1) for rank in range(len(self.words))]
+        picked = rng.choices(self.words, weights=weights, k=chars // 6)
+        self.text = " ".join(picked) + " "
+        self.rng = rng
+
+    def take(self, n: int) -> str:
+        out: list[str] = []
+        while n > 0:
+            start = self.rng.randrange(0, len(self.text) - 1)
+            piece = self.text[start : start + n]
+            out.append(piece)
+            n -= len(piece)
+        return "".join(out)
+
+
+def _text_size(rng: random.Random) -> int:
+    """1-50 KB, most on the small side; one in 300 between 200 KB and 1 MB."""
+    if rng.random() < 1 / 300:
+        return rng.randint(200 * 1024, MB)
+    return int(1024 + (50 * 1024 - 1024) * rng.random() ** 2)
+
+
+def generate_corpus(path: Path, total_bytes: int, seed: int = SEED) -> int:
+    """OpenAI chat request/response pairs with DeepSeek ``reasoning_content``; returns records."""
+    rng = random.Random(seed)
+    pool = TextPool(rng)
+    written = records = 0
+    with path.open("wb") as out:
+        while written < total_bytes:
+            reasoning = pool.take(_text_size(rng))
+            record = {
+                "request": {
+                    "model": "deepseek-reasoner",
+                    "user": f"acct-{rng.randrange(2000)}",
+                    "messages": [
+                        {"role": "system", "content": pool.take(rng.randint(50, 400))},
+                        {"role": "user", "content": pool.take(rng.randint(100, 3000))},
+                    ],
+                },
+                "response": {
+                    "id": f"chatcmpl-{seed}-{records}",
+                    "object": "chat.completion",
+                    "created": 1767225600 + records,
+                    "model": "deepseek-reasoner",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {
+                                "role": "assistant",
+                                "content": pool.take(rng.randint(200, 6000)),
+                                "reasoning_content": reasoning,
+                            },
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": rng.randint(50, 900),
+                        "completion_tokens": rng.randint(100, 9000),
+                    },
+                },
+            }
+            line = orjson.dumps(record) + b"\n"
+            out.write(line)
+            written += len(line)
+            records += 1
+    return records
+
+
+# --- workers (each in its own process) ---------------------------------------------------------
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def work_baseline(source: Path, db_path: Path) -> dict[str, Any]:
+    """(a) orjson parse + stdlib sqlite3 executemany into one plain table, one transaction."""
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, uid TEXT UNIQUE, model TEXT, data BLOB)")
+
+    def rows() -> Iterator[tuple[str, str, bytes]]:
+        with source.open("rb") as stream:
+            for line in stream:
+                record = orjson.loads(line)
+                response = record["response"]
+                yield response["id"], response["model"], line
+
+    started = time.perf_counter()
+    with conn:
+        conn.executemany("INSERT INTO t (uid, model, data) VALUES (?, ?, ?)", rows())
+    seconds = time.perf_counter() - started
+    n = conn.execute("SELECT count(*) FROM t").fetchone()[0]
+    conn.close()
+    return {"seconds": seconds, "rows": n, "rss_mb": _peak_rss_mb()}
+
+
+def work_import(source: Path, db_path: Path) -> dict[str, Any]:
+    """(b) and (c): ``import_files`` end to end, then the full-text index catching up."""
+    from annotator.services.importing import import_files
+    from annotator.services.projects import create_project
+    from annotator.store.open import open_database
+
+    db = open_database(f"sqlite:///{db_path}")
+    create_project(db, "bench")
+    summary = import_files(db, "bench", [source], reject_dir=db_path.parent / "rejects")
+    db.dispose()
+    return {
+        "import_seconds": summary.import_seconds,
+        "index_seconds": summary.index_seconds,
+        "imported": summary.imported,
+        "rejected": summary.rejected,
+        "indexed": summary.indexed,
+        "rss_mb": _peak_rss_mb(),
+    }
+
+
+FORMATS = ("openai_chat", "anthropic", "openai_responses", "sharegpt", "hf_reasoning", "trl")
+MODELS = tuple(f"model-{i}" for i in range(12))
+
+
+def work_build_big(db_path: Path, rows: int) -> dict[str, Any]:
+    """A database of ``rows`` small traces, built with raw inserts (rows and search index)."""
+    from annotator.services.projects import create_project
+    from annotator.store.codec import search_text_of
+    from annotator.store.open import open_database
+
+    db = open_database(f"sqlite:///{db_path}")
+    create_project(db, "bench")
+    db.dispose()
+    rng = random.Random(SEED)
+    pool = TextPool(rng, chars=MB)
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-131072")
+    conn.execute(
+        "INSERT INTO annotators (name, created_at) VALUES ('a1', '2026-01-01'), ('a2', '2026-01-01')"
+    )
+    started = time.perf_counter()
+    chunk = 20_000
+    with conn:
+        for base in range(0, rows, chunk):
+            batch = []
+            fts = []
+            for i in range(base, min(base + chunk, rows)):
+                prompt = pool.take(rng.randint(40, 200))
+                reasoning = pool.take(rng.randint(0, 300)) if rng.random() < 0.8 else ""
+                blocks = [{"kind": "text", "text": prompt}]
+                turns = [
+                    {"role": "user", "blocks": blocks},
+                    {
+                        "role": "assistant",
+                        "blocks": [
+                            {"kind": "reasoning", "text": reasoning},
+                            {"kind": "text", "text": "ok"},
+                        ],
+                    },
+                ]
+                turns_json = orjson.dumps(turns)
+                batch.append(
+                    (
+                        1,
+                        f"uid-{i}",
+                        FORMATS[i % len(FORMATS)],
+                        MODELS[rng.randrange(len(MODELS))],
+                        f"acct-{rng.randrange(5000)}",
+                        f"sess-{rng.randrange(50000)}",
+                        2,
+                        len(reasoning),
+                        1 if rng.random() < 0.02 else 0,
+                        prompt[:160],
+                        "{}",
+                        turns_json,
+                        0,
+                        "2026-01-01 00:00:00",
+                    )
+                )
+                fts.append((i + 1, search_text_of(turns_json)))
+            conn.executemany(
+                "INSERT INTO traces (project_id, uid, source_format, model, account_id, "
+                "session_id, n_turns, reasoning_chars, truncated_count, preview, meta_extra, "
+                "turns_json, is_gold, imported_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                batch,
+            )
+            conn.executemany("INSERT INTO trace_fts (rowid, text) VALUES (?, ?)", fts)
+        labels = [
+            (
+                1,
+                tid,
+                1 + (tid % 2),
+                "done" if tid % 7 else "skipped",
+                ("legitimate", "suspected_distillation")[tid % 3 == 0],
+                "{}",
+                "2026-01-01",
+            )
+            for tid in range(1, rows + 1, 10)
+        ]
+        conn.executemany(
+            "INSERT INTO labels (project_id, trace_id, annotator_id, status, verdict, label_json, "
+            "seconds_spent, schema_version, with_suggestions, updated_at) "
+            "VALUES (?,?,?,?,?,?,0,1,0,?)",
+            labels,
+        )
+        conn.execute(
+            "INSERT INTO app_state (key, value) VALUES ('fts_indexed_upto', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (str(rows),),
+        )
+    seconds = time.perf_counter() - started
+    conn.execute("ANALYZE")
+    conn.close()
+    return {"seconds": seconds, "rows": rows, "labels": len(labels), "words": pool.words[:400]}
+
+
+def work_query(db_path: Path, words: list[str]) -> dict[str, Any]:
+    """``project_stats`` and the first search page on the big database."""
+    from annotator.services.stats import project_stats
+    from annotator.store.open import open_database
+    from annotator.store.search import search_trace_ids
+
+    db = open_database(f"sqlite:///{db_path}")
+    stats_times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        stats = project_stats(db, "bench")
+        stats_times.append(time.perf_counter() - started)
+    rng = random.Random(SEED)
+    queries = (
+        [rng.choice(words[:20]) for _ in range(15)]  # common words: many hits
+        + [rng.choice(words[200:400]) for _ in range(15)]  # rare words
+        + [f"{rng.choice(words[:50])} {rng.choice(words[50:300])}" for _ in range(15)]
+        + [f'"{rng.choice(words[:30])} {rng.choice(words[:30])}"' for _ in range(5)]
+    )
+    search_times = []
+    hits = []
+    with db.session() as session:
+        for query in queries:
+            started = time.perf_counter()
+            ids = search_trace_ids(session, 1, query, limit=50)
+            search_times.append(time.perf_counter() - started)
+            hits.append(len(ids))
+    db.dispose()
+    search_times.sort()
+    return {
+        "traces": stats.traces,
+        "stats_first": stats_times[0],
+        "stats_median": statistics.median(stats_times),
+        "stats_max": max(stats_times),
+        "search_p50_ms": 1000 * search_times[len(search_times) // 2],
+        "search_p95_ms": 1000 * search_times[int(len(search_times) * 0.95) - 1],
+        "search_max_ms": 1000 * search_times[-1],
+        "queries": len(queries),
+        "queries_with_full_page": sum(1 for h in hits if h == 50),
+    }
+
+
+def _worker(*args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(HERE), *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"worker {args[0]} failed:\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str]) -> None:
+    mode, *rest = argv
+    if mode == "baseline":
+        out = work_baseline(Path(rest[0]), Path(rest[1]))
+    elif mode == "import":
+        out = work_import(Path(rest[0]), Path(rest[1]))
+    elif mode == "build-big":
+        out = work_build_big(Path(rest[0]), int(rest[1]))
+    elif mode == "query":
+        out = work_query(Path(rest[0]), json.loads(rest[1]))
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+    print(json.dumps(out))
+
+
+# --- the benchmark ------------------------------------------------------------------------------
+
+
+@pytest.mark.benchmark
+def test_bench_import(tmp_path: Path) -> None:
+    full_mb = float(os.environ.get("BENCH_IMPORT_MB", "200"))
+    rows = int(os.environ.get("BENCH_ROWS", "1000000"))
+    sizes = {"small": full_mb / 4, "full": full_mb}
+    files: dict[str, Path] = {}
+    for name, mb in sizes.items():
+        files[name] = tmp_path / f"corpus-{name}.jsonl"
+        started = time.perf_counter()
+        n = generate_corpus(files[name], int(mb * MB))
+        size = files[name].stat().st_size / MB
+        print(
+            f"\ngenerated {name}: {n:,} records, {size:.1f} MB in {time.perf_counter() - started:.1f} s"
+        )
+
+    full = files["full"]
+    size_mb = full.stat().st_size / MB
+    a = _worker("baseline", str(full), str(tmp_path / "baseline.sqlite3"))
+    b = _worker("import", str(full), str(tmp_path / "import-full.sqlite3"))
+    small = _worker("import", str(files["small"]), str(tmp_path / "import-small.sqlite3"))
+    assert b["imported"] == a["rows"] and b["rejected"] == 0 and b["indexed"] == b["imported"]
+
+    a_rate = size_mb / a["seconds"]
+    b_rate = size_mb / b["import_seconds"]
+    c_seconds = b["import_seconds"] + b["index_seconds"]
+    c_rate = size_mb / c_seconds
+    print(f"\nimport benchmark on {size_mb:.1f} MB ({a['rows']:,} records)")
+    print(
+        f"  (a) raw baseline     {a['seconds']:7.2f} s  {a_rate:7.1f} MB/s  peak RSS {a['rss_mb']:.0f} MB"
+    )
+    print(
+        f"  (b) import_files     {b['import_seconds']:7.2f} s  {b_rate:7.1f} MB/s  ratio b/a = {b_rate / a_rate:.2f} (target >= 0.6)"
+    )
+    print(
+        f"  (c) until searchable {c_seconds:7.2f} s  {c_rate:7.1f} MB/s  c/a time = {c_seconds / a['seconds']:.2f}x (target <= 3x); index alone {b['index_seconds']:.2f} s"
+    )
+    print(
+        f"  peak RSS of import: {small['rss_mb']:.0f} MB at {files['small'].stat().st_size / MB:.0f} MB, {b['rss_mb']:.0f} MB at {size_mb:.0f} MB (target < 300, flat)"
+    )
+
+    big = tmp_path / "big.sqlite3"
+    built = _worker("build-big", str(big), str(rows))
+    print(
+        f"\nbuilt {built['rows']:,} traces + {built['labels']:,} labels with raw inserts in {built['seconds']:.1f} s"
+    )
+    q = _worker("query", str(big), json.dumps(built["words"]))
+    assert q["traces"] == rows
+    print(
+        f"  stats: first {q['stats_first'] * 1000:.0f} ms, median {q['stats_median'] * 1000:.0f} ms, max {q['stats_max'] * 1000:.0f} ms (target < 1000 ms)"
+    )
+    print(
+        f"  search first page: p50 {q['search_p50_ms']:.2f} ms, p95 {q['search_p95_ms']:.2f} ms, max {q['search_max_ms']:.2f} ms over {q['queries']} queries ({q['queries_with_full_page']} with a full page; target p95 < 50 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
