@@ -310,3 +310,33 @@ def test_new_annotator_row_and_missing_project(db: Database, project: list[int])
         LabelingService(db, "Nope", "carol")
     with db.session() as session:
         assert session.scalar(select(LabelRow.id)) is None
+
+
+def test_undo_after_reopening_keeps_the_newer_draft(db: Database, project: list[int]) -> None:
+    svc = LabelingService(db, "P", "alice")
+    a = project[0]
+    svc.submit(a, good(1), 1.0)
+    svc.save_draft(a, good(7), 1.0)  # reopened and edited: a draft again
+    assert svc.undo_last_submit() == a
+    view = svc.open(a)
+    assert (view.status, view.label) == ("draft", good(7))
+    assert view.seconds_spent == 2.0  # undo never takes time back
+
+
+def test_history_records_each_action(db: Database, project: list[int]) -> None:
+    svc = LabelingService(db, "P", "alice")
+    a = project[0]
+    svc.flag(a, "which verdict for a relay?", 4.0)
+    svc.submit(a, good(), 6.0, with_suggestions=True)
+    svc.undo_last_submit()
+    events = svc.history(a)
+    assert [(e.action, e.status, e.seconds_spent) for e in events] == [
+        ("flag", "flagged", 4.0),
+        ("submit", "done", 6.0),
+        ("undo", "flagged", 0.0),
+    ]
+    assert events[0].comment == "which verdict for a relay?"
+    assert events[1].with_suggestions and events[1].label == good()
+    assert events[0].created_at <= events[1].created_at <= events[2].created_at
+    assert events[2].created_at.tzinfo is not None
+    assert svc.open(a).comment == "which verdict for a relay?"
