@@ -27,6 +27,13 @@ class Settings(BaseModel):
     window_state: str | None = None
     splitter_sizes: list[int] = Field(default_factory=list)
     show_suggestions: bool = True
+    # Added after version 1 shipped; every new field has a default so older files still load.
+    collapse_reasoning: bool = False
+    queue_sort: str = "queue"
+    queue_statuses: list[str] = Field(default_factory=list)
+    """Status filter of the queue; empty means every status."""
+    idle_pause_seconds: int = Field(default=120, ge=10)
+    """Time on item stops counting after this long without input."""
 
 
 def load_settings(path: Path) -> Settings:

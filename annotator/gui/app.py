@@ -1,0 +1,58 @@
+"""Start the desktop app quickly: the window is painted before anything heavy is imported.
+
+Only PySide6 and the settings model load before the first paint; the database (SQLAlchemy,
+Alembic, the services) opens on a worker thread, and pyqtgraph is never imported at start-up.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Protocol
+
+from annotator.paths import Paths
+
+if TYPE_CHECKING:
+    from annotator.store.database import Database
+
+STARTED = time.perf_counter()
+
+
+class GuiContext(Protocol):
+    """What the GUI needs from the command line: the database URL and the directories."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def paths(self) -> Paths: ...
+
+
+def run_gui(ctx: GuiContext, *, demo: bool = False) -> int:
+    """Open the labeling workstation; returns the process exit code."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from annotator.gui.main_window import MainWindow
+    from annotator.gui.theme import apply_theme
+    from annotator.settings import load_settings
+
+    paths = ctx.paths.ensure()
+    url = ctx.url
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Trace Annotator")
+    app.setOrganizationName("trace-annotator")
+    app.setDesktopFileName("trace-annotator")
+    settings = load_settings(paths.settings_file)
+    apply_theme(app, settings.theme)
+
+    def open_db() -> Database:
+        from annotator.store.open import open_database
+
+        return open_database(url, backup_dir=paths.backups)
+
+    window = MainWindow(settings, paths.settings_file, open_db, demo=demo)
+    window.show()
+    QTimer.singleShot(0, window.start)
+    return int(app.exec())
