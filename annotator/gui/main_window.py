@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QEvent, QItemSelectionModel, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -40,7 +40,9 @@ from PySide6.QtWidgets import (
 
 from annotator.gui.activity import ActivityClock
 from annotator.gui.background import Background
+from annotator.gui.guidelines import GuidelinesView
 from annotator.gui.queue_model import COLUMNS, QueueModel
+from annotator.gui.trace_view import TraceView
 from annotator.settings import Settings, save_settings
 
 if TYPE_CHECKING:
@@ -76,15 +78,17 @@ SORTS = (
 )
 
 
-def make_trace_widget(parent: QWidget | None = None) -> Any:
-    """The rich trace view when it is available, else the plain one with the same calls."""
-    try:
-        from annotator.gui.trace_view import TraceView
-    except ImportError:
-        from annotator.gui.plain_trace import PlainTraceView
-
-        return PlainTraceView(parent)
-    return TraceView(parent)
+def make_trace_widget(parent: QWidget | None = None) -> TraceView:
+    """The trace view, with its own Ctrl+F shortcut disabled: the window's remappable "find"
+    action opens the same find bar from anywhere, and two shortcuts on one key would be
+    ambiguous (neither fires)."""
+    view = TraceView(parent)
+    for shortcut in view.findChildren(QShortcut):
+        if shortcut.key().matches(QKeySequence(QKeySequence.StandardKey.Find)) == (
+            QKeySequence.SequenceMatch.ExactMatch
+        ):
+            shortcut.setEnabled(False)
+    return view
 
 
 def is_text_input(widget: QObject | None) -> bool:
@@ -267,8 +271,8 @@ class MainWindow(QMainWindow):
         cl.addWidget(self.trace_header)
         self.trace_view = make_trace_widget()
         self.trace_view.setObjectName("traceView")
-        if hasattr(self.trace_view, "spanClicked"):
-            self.trace_view.spanClicked.connect(self._span_clicked_in_trace)
+        self.trace_view.spanClicked.connect(self._span_clicked_in_trace)
+        self.trace_view.find_bar.edit.installEventFilter(self.guard)
         cl.addWidget(self.trace_view, 1)
         self.splitter.addWidget(centre)
 
@@ -277,11 +281,11 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("rightTabs")
         self.label_scroll = QScrollArea()
         self.label_scroll.setWidgetResizable(True)
+        self.label_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.label_scroll.setMinimumWidth(330)
         self.label_scroll.setWidget(QLabel("No project open"))
         self.tabs.addTab(self.label_scroll, "Label")
-        self.guidelines = QPlainTextEdit()
-        self.guidelines.setObjectName("guidelines")
-        self.guidelines.setReadOnly(True)
+        self.guidelines = GuidelinesView()
         self.tabs.addTab(self.guidelines, "Guidelines")
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 2)
@@ -389,7 +393,7 @@ class MainWindow(QMainWindow):
         if len(s.splitter_sizes) == 3 and all(x > 0 for x in s.splitter_sizes):
             self.splitter.setSizes(s.splitter_sizes)
         else:
-            self.splitter.setSizes([380, 700, 360])
+            self.splitter.setSizes([430, 640, 370])
         for i, (_title, value) in enumerate(SORTS):
             if value == s.queue_sort:
                 self.sort_box.setCurrentIndex(i)
@@ -402,6 +406,7 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         """Called once the window is on screen: open the database off the GUI thread."""
         self.clock.start()
+        self._focus_trace()
         self.bg.run(self._open_db, self._database_opened, self._database_failed)
 
     def _database_opened(self, db: Database) -> None:
@@ -524,7 +529,7 @@ class MainWindow(QMainWindow):
         for verdict in schema.verdicts:
             self.verdict_filter.addItem(verdict.title, verdict.value)
         self.verdict_filter.blockSignals(False)
-        self.guidelines.setPlainText(guidelines_text(schema, service.project.guidelines))
+        self.guidelines.set_content(schema, service.project.guidelines)
         self.settings.last_project = service.project.name
         self._settings_timer.start()
         self.project_label.setText(f"{service.project.name} · {service.annotator_name}")
@@ -727,6 +732,7 @@ class MainWindow(QMainWindow):
                     self.current is None or self.current.trace_id != tid
                 ):
                     self._prefetched[tid] = view
+                    self.trace_view.prefetch(view.trace)
 
             def dropped(_exc: BaseException, tid: int = trace_id) -> None:
                 self._prefetching.discard(tid)
@@ -1028,8 +1034,7 @@ class MainWindow(QMainWindow):
 
     def _set_collapsed(self, collapsed: bool) -> None:
         self.settings.collapse_reasoning = collapsed
-        if hasattr(self.trace_view, "set_collapsed_reasoning"):
-            self.trace_view.set_collapsed_reasoning(collapsed)
+        self.trace_view.set_collapsed_reasoning(collapsed)
         self._settings_timer.start()
 
     # -- status bar ---------------------------------------------------------------------------
@@ -1129,27 +1134,3 @@ def status_line(view: OpenTrace) -> str:
     if view.comment:
         text += f" · “{view.comment}”"
     return text
-
-
-def guidelines_text(schema: LabelSchema, guidelines: str) -> str:
-    """The schema's definitions, then the project's guidelines (as plain text: never HTML)."""
-    lines = [f"Label schema: {schema.name} (version {schema.version})", ""]
-    if schema.rules:
-        lines += ["RULES", *[f"  • {r}" for r in schema.rules], ""]
-    lines.append("VERDICTS")
-    for v in schema.verdicts:
-        lines.append(f"  {v.title} ({v.value}): {v.description}")
-    lines += ["", "CONFIDENCE"]
-    for level, desc in sorted(schema.confidence.descriptions.items()):
-        lines.append(f"  {level}: {desc}")
-    if schema.confidence.optional_for:
-        lines.append(f"  Optional for: {', '.join(schema.confidence.optional_for)}")
-    for title, tags in (
-        ("EVIDENCE TAGS", schema.evidence_tags),
-        ("COUNTER-EVIDENCE", schema.counter_tags),
-    ):
-        if tags:
-            lines += ["", title]
-            lines += [f"  {t.name} [{t.level.value}]: {t.description}" for t in tags]
-    lines += ["", "─" * 60, "", guidelines]
-    return "\n".join(lines)
