@@ -87,11 +87,12 @@ def project_info(db: Database, name: str) -> ProjectInfo:
 
 def list_projects(db: Database) -> list[ProjectInfo]:
     with db.session() as session:
-        counts = dict(
-            session.execute(
+        counts: dict[int, int] = {
+            project_id: count
+            for project_id, count in session.execute(
                 select(TraceRow.project_id, func.count()).group_by(TraceRow.project_id)
-            ).tuples()
-        )
+            )
+        }
         projects = session.scalars(select(Project).order_by(Project.name)).all()
         return [_info(p, counts.get(p.id, 0)) for p in projects]
 
