@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from annotator.formats import alpaca, hf_reasoning, inspect_log, sharegpt, swe_agent, trl
+from annotator.formats.annotator_export import READER as ANNOTATOR_EXPORT
 from annotator.formats.anthropic import ANTHROPIC
 from annotator.formats.base import Reader, RecordError
 from annotator.formats.openai_chat import OPENAI_CHAT
 from annotator.formats.openai_responses import OPENAI_RESPONSES
 
-READERS: list[Reader] = [ANTHROPIC, OPENAI_RESPONSES, OPENAI_CHAT]
+READERS: list[Reader] = [ANNOTATOR_EXPORT, ANTHROPIC, OPENAI_RESPONSES, OPENAI_CHAT]
 """Order matters: ``detect_reader`` returns the first reader whose ``detect`` accepts a record."""
 READERS += [m.READER for m in (inspect_log, swe_agent, sharegpt, trl, hf_reasoning, alpaca)]
 
