@@ -1,0 +1,352 @@
+"""TraceView: the centre of the labeling workstation.
+
+A read-only QTextBrowser whose document is written with QTextCursor (render.py, markdown.py), never
+from HTML; ``loadResource`` refuses and records every request, links never open. Evidence spans and
+find matches are extra selections (highlight.py). Reasoning collapses by hiding its QTextBlocks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QKeySequence,
+    QMouseEvent,
+    QShortcut,
+    QTextCursor,
+    QTextDocument,
+    QTextOption,
+)
+from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
+
+from annotator.domain.label import EvidenceSpan
+from annotator.domain.trace import BlockKind, Trace
+from annotator.gui.trace_view import highlight, markdown
+from annotator.gui.trace_view.find_bar import FindBar
+from annotator.gui.trace_view.render import DocumentBuilder, RenderMap, set_collapsed
+from annotator.gui.trace_view.styles import Styles
+
+
+class SafeBrowser(QTextBrowser):
+    """A QTextBrowser that loads nothing: every resource request is refused and recorded."""
+
+    clickedAt = Signal(
+        int, int, bool
+    )  # document position (exact hit or -1), fuzzy position, dragged
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.resource_requests: list[tuple[int, str]] = []
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setReadOnly(True)
+        self.setUndoRedoEnabled(False)
+        self._press: QPoint | None = None
+
+    def loadResource(self, type: int, name: QUrl | str) -> Any:
+        self.resource_requests.append((int(type), QUrl(name).toString()))
+        return None
+
+    def setSource(self, name: QUrl | str, type: Any = None) -> None:
+        """Navigation is refused too (recorded like a resource request)."""
+        self.resource_requests.append((-1, QUrl(name).toString()))
+
+    def doSetSource(self, name: QUrl | str, type: Any = None) -> None:
+        self.setSource(name)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._press = event.position().toPoint()
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        super().mouseReleaseEvent(event)
+        if event.button() != Qt.MouseButton.LeftButton or self._press is None:
+            return
+        pos = event.position().toPoint()
+        dragged = (pos - self._press).manhattanLength() > 4 or self.textCursor().hasSelection()
+        self._press = None
+        point = pos + QPoint(self.horizontalScrollBar().value(), self.verticalScrollBar().value())
+        layout = self.document().documentLayout()
+        exact = layout.hitTest(point.toPointF(), Qt.HitTestAccuracy.ExactHit)
+        fuzzy = layout.hitTest(point.toPointF(), Qt.HitTestAccuracy.FuzzyHit)
+        self.clickedAt.emit(exact, fuzzy, dragged)
+
+
+class TraceView(QWidget):
+    """Shows one trace; maps selections to evidence spans; highlights spans and find matches."""
+
+    spanClicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.browser = SafeBrowser(self)
+        self.browser.setObjectName("traceBrowser")
+        self.find_bar = FindBar(self)
+        self.find_bar.hide()
+        layout.addWidget(self.browser, 1)
+        layout.addWidget(self.find_bar)
+        self._trace: Trace | None = None
+        self._spans: list[EvidenceSpan] = []
+        self._span_ranges: list[tuple[int, int, int]] = []  # (doc start, doc end, span index)
+        self._map = RenderMap([])
+        self._doc: QTextDocument | None = None
+        self._collapsed = False
+        self._styles = Styles.from_palette(self.palette(), self.font())
+        self._plain: str | None = None
+        self._matches: list[tuple[int, int]] = []
+        self._current = -1
+        self._query = ""
+        self._prefetch: list[str] = []
+        self._prefetch_timer = QTimer(self)
+        self._prefetch_timer.setSingleShot(True)
+        self._prefetch_timer.setInterval(0)
+        self._prefetch_timer.timeout.connect(self._prefetch_step)
+        self.deferred_markdown = 0
+        """Text blocks of the current trace shown plain because the markdown budget ran out."""
+        self.browser.clickedAt.connect(self._on_click)
+        self.find_bar.queryChanged.connect(self._on_query)
+        self.find_bar.nextRequested.connect(lambda: self._step(1))
+        self.find_bar.previousRequested.connect(lambda: self._step(-1))
+        self.find_bar.closed.connect(self._on_find_closed)
+        ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
+        find.setContext(ctx)
+        find.activated.connect(self.show_find)
+        for key, step in ((Qt.Key.Key_F3, 1), (Qt.Modifier.SHIFT | Qt.Key.Key_F3, -1)):
+            sc = QShortcut(QKeySequence(key), self.browser)
+            sc.setContext(Qt.ShortcutContext.WidgetShortcut)
+            sc.activated.connect(lambda s=step: self._step(s))
+        self.set_trace(None)
+
+    # ---- public API --------------------------------------------------------------------------
+
+    def trace(self) -> Trace | None:
+        return self._trace
+
+    def set_trace(self, trace: Trace | None, spans: Sequence[EvidenceSpan] = ()) -> None:
+        """Show ``trace`` (None: an empty view) with ``spans`` highlighted, scrolled to the top."""
+        self._trace = trace
+        doc = QTextDocument(self.browser)
+        doc.setUndoRedoEnabled(False)
+        doc.setDefaultFont(self.font())
+        doc.setDocumentMargin(12)
+        option = QTextOption()
+        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        doc.setDefaultTextOption(option)
+        self.deferred_markdown = 0
+        if trace is None:
+            self._map = RenderMap([])
+        else:
+            builder = DocumentBuilder(doc, self._styles, collapsed=self._collapsed)
+            self._map = builder.build(trace)
+            self.deferred_markdown = builder.deferred_markdown
+        old = self._doc
+        self.browser.setDocument(doc)
+        self._doc = doc
+        if old is not None:
+            old.deleteLater()
+        self._plain = None
+        self._spans = list(spans)
+        self._matches = []
+        self._current = -1
+        if self.find_bar.isVisible() and self._query:
+            self._run_find()
+        else:
+            self._refresh_selections()
+        self.browser.verticalScrollBar().setValue(0)
+
+    def set_spans(self, spans: Sequence[EvidenceSpan]) -> None:
+        self._spans = list(spans)
+        self._refresh_selections()
+
+    def spans(self) -> list[EvidenceSpan]:
+        return list(self._spans)
+
+    def selected_span(self) -> EvidenceSpan | None:
+        cursor = self.browser.textCursor()
+        if not cursor.hasSelection():
+            return None
+        return self._map.selection_to_span(
+            cursor.selectionStart(), cursor.selectionEnd(), cursor.selectedText()
+        )
+
+    def scroll_to_span(self, span: EvidenceSpan) -> None:
+        """Expand the span's reasoning if collapsed, put the caret on it and bring it into view."""
+        rb = self._map.get(span.turn, span.block)
+        if rb is None:
+            return
+        if rb.collapsed:
+            self._set_block_collapsed(rb, False)
+        rng = self._map.doc_range(span)
+        if rng is None:
+            return
+        self._reveal(rng[0], rng[1])
+
+    def show_find(self) -> None:
+        self.find_bar.show()
+        self.find_bar.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.find_bar.edit.selectAll()
+        if self.find_bar.edit.text():
+            self._on_query(self.find_bar.edit.text())
+
+    def set_collapsed_reasoning(self, collapsed: bool) -> None:
+        """Collapse or expand every reasoning block (also the default for the next traces)."""
+        self._collapsed = collapsed
+        if self._doc is None:
+            return
+        for rb in self._map.blocks:
+            if rb.collapsible and rb.collapsed != collapsed:
+                set_collapsed(self._doc, rb, collapsed)
+        self._plain = None
+
+    def collapsed_reasoning(self) -> bool:
+        return self._collapsed
+
+    def prefetch(self, trace: Trace) -> None:
+        """Parse ``trace``'s markdown a block per event-loop turn so its set_trace is fast."""
+        self._prefetch = [
+            b.text
+            for _, _, b in trace.blocks()
+            if b.kind is BlockKind.TEXT
+            and markdown.markdown_candidate(b.text)
+            and markdown.cached_tokens(b.text) is None
+        ]
+        if self._prefetch:
+            self._prefetch_timer.start()
+
+    # ---- find --------------------------------------------------------------------------------
+
+    def find_matches(self) -> list[tuple[int, int]]:
+        return list(self._matches)
+
+    def current_match(self) -> int:
+        return self._current
+
+    def find_text(self, query: str) -> int:
+        """Highlight all case-insensitive matches of ``query``; returns their number."""
+        self._query = query
+        self._run_find()
+        return len(self._matches)
+
+    def find_next(self) -> None:
+        self._step(1)
+
+    def find_previous(self) -> None:
+        self._step(-1)
+
+    def _plain_text(self) -> str:
+        if self._plain is None:
+            self._plain = self.browser.document().toPlainText()
+        return self._plain
+
+    def _on_query(self, query: str) -> None:
+        self._query = query
+        self._run_find()
+
+    def _run_find(self) -> None:
+        query = self._query
+        self._matches = []
+        self._current = -1
+        if query:
+            pattern = re.compile(re.escape(query), re.IGNORECASE)
+            self._matches = [(m.start(), m.end()) for m in pattern.finditer(self._plain_text())]
+        if self._matches:
+            here = self.browser.cursorForPosition(QPoint(0, 0)).position()
+            self._current = next((i for i, (a, _) in enumerate(self._matches) if a >= here), 0)
+            self._goto_current()
+        else:
+            self._refresh_selections()
+        self.find_bar.set_count(self._current, len(self._matches), query)
+
+    def _step(self, delta: int) -> None:
+        if not self._matches:
+            return
+        self._current = (self._current + delta) % len(self._matches)
+        self._goto_current()
+        self.find_bar.set_count(self._current, len(self._matches), self._query)
+
+    def _goto_current(self) -> None:
+        a, b = self._matches[self._current]
+        rb = self._map.block_at(a)
+        if rb is not None and rb.collapsed and rb.heading is not None and a > rb.heading[1]:
+            self._set_block_collapsed(rb, False)
+        self._refresh_selections()
+        self._reveal(a, b, select=False)
+
+    def _on_find_closed(self) -> None:
+        self._matches = []
+        self._current = -1
+        self._refresh_selections()
+        self.browser.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    # ---- internals ---------------------------------------------------------------------------
+
+    def _refresh_selections(self) -> None:
+        self._span_ranges = []
+        for i, span in enumerate(self._spans):
+            rng = self._map.doc_range(span)
+            if rng is not None:
+                self._span_ranges.append((rng[0], rng[1], i))
+        doc = self.browser.document()
+        self.browser.setExtraSelections(
+            highlight.build(
+                doc,
+                self._styles,
+                [(a, b) for a, b, _ in self._span_ranges],
+                self._matches,
+                self._current,
+            )
+        )
+
+    def _reveal(self, start: int, end: int, *, select: bool = False) -> None:
+        cursor = QTextCursor(self.browser.document())
+        cursor.setPosition(end)
+        cursor.setPosition(
+            start, QTextCursor.MoveMode.KeepAnchor if select else QTextCursor.MoveMode.MoveAnchor
+        )
+        self.browser.setTextCursor(cursor)
+        rect = self.browser.cursorRect(cursor)
+        bar = self.browser.verticalScrollBar()
+        viewport_h = self.browser.viewport().height()
+        if rect.top() < viewport_h // 6 or rect.bottom() > viewport_h * 5 // 6:
+            bar.setValue(bar.value() + rect.top() - viewport_h // 3)
+
+    def _set_block_collapsed(self, rb: Any, collapsed: bool) -> None:
+        if self._doc is not None:
+            set_collapsed(self._doc, rb, collapsed)
+            self._plain = None
+
+    def _on_click(self, exact: int, fuzzy: int, dragged: bool) -> None:
+        if dragged:
+            return
+        rb = self._map.heading_at(fuzzy) if fuzzy >= 0 else None
+        if rb is not None:
+            self._set_block_collapsed(rb, not rb.collapsed)
+            return
+        if exact < 0:
+            return
+        for a, b, index in self._span_ranges:
+            if a <= exact < b:
+                self.spanClicked.emit(index)
+                return
+
+    def _prefetch_step(self) -> None:
+        if self._prefetch:
+            markdown.parse(self._prefetch.pop())
+        if self._prefetch:
+            self._prefetch_timer.start()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
+            self._styles = Styles.from_palette(self.palette(), self.font())
+            if self._trace is not None:
+                value = self.browser.verticalScrollBar().value()
+                self.set_trace(self._trace, self._spans)
+                self.browser.verticalScrollBar().setValue(value)
