@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QTableWidget,
@@ -177,10 +176,9 @@ class FlagDialog(QDialog):
             lambda: ok.setEnabled(bool(self.comment.toPlainText().strip()))
         )
         for seq in ("Ctrl+Return", "Ctrl+Enter"):
-            action_ok = self.comment.addAction("send")  # type: ignore[call-overload]
-            action_ok.setShortcut(QKeySequence(seq))
-            action_ok.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-            action_ok.triggered.connect(lambda: ok.isEnabled() and self.accept())
+            send = QShortcut(QKeySequence(seq), self.comment)
+            send.setContext(Qt.ShortcutContext.WidgetShortcut)
+            send.activated.connect(lambda: ok.isEnabled() and self.accept())
 
     def text(self) -> str:
         return self.comment.toPlainText().strip()
@@ -275,7 +273,6 @@ class KeymapDialog(QDialog):
             self.keymap.assign(name, keys)
         except KeyConflict as exc:
             self._say(str(exc))
-            QMessageBox.warning(self, "Key already in use", str(exc))
             return False
         self._say("")
         self._fill()

@@ -406,6 +406,9 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         """Called once the window is on screen: open the database off the GUI thread."""
         self.clock.start()
+        sizes = self.settings.splitter_sizes
+        if len(sizes) == 3 and all(x > 0 for x in sizes):
+            self.splitter.setSizes(sizes)  # again, now that the window has its real width
         self._focus_trace()
         self.bg.run(self._open_db, self._database_opened, self._database_failed)
 
