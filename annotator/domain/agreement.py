@@ -132,14 +132,15 @@ def bootstrap_sums(
     if n_rows <= _MAX_MULTINOMIAL_PATTERNS:
         draws = rng.multinomial(n, weights / n, size=replicates)
         return np.asarray(draws @ features, dtype=np.float64)
-    item_rows = np.repeat(np.arange(n_rows), weights)
+    per_item = np.repeat(features, weights, axis=0)
     out = np.empty((replicates, n_features))
     chunk = max(1, _GATHER_CHUNK_CELLS // n)
     for start in range(0, replicates, chunk):
-        stop = min(replicates, start + chunk)
-        picked = item_rows[rng.integers(0, n, size=(stop - start, n))]
-        for j in range(n_features):
-            out[start:stop, j] = features[picked, j].sum(axis=1)
+        rows = min(replicates, start + chunk) - start
+        picked = rng.integers(0, n, size=(rows, n), dtype=np.int64)
+        picked += (np.arange(rows, dtype=np.int64) * n)[:, None]
+        counts = np.bincount(picked.ravel(), minlength=rows * n).reshape(rows, n)
+        out[start : start + rows] = counts @ per_item
     return out
 
 
@@ -160,12 +161,20 @@ def estimate(
     n = int(weights.sum())
     if n == 0:
         return Estimate(None, None, None, 0)
+    sums = bootstrap_sums(weights, features, bootstrap, np.random.default_rng(seed))
+    return interval(statistic, weights.astype(np.float64) @ features, sums, n, confidence)
+
+
+def interval(
+    statistic: Statistic, total: FloatArray, replicate_sums: FloatArray, n: int, confidence: float
+) -> Estimate:
+    """The statistic of the summed features and its percentile interval over replicate sums
+    (several statistics can share one set of replicates)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        value = _finite(float(statistic(weights.astype(np.float64) @ features)))
-        if value is None or bootstrap <= 0:
+        value = _finite(float(statistic(total)))
+        if value is None or replicate_sums.shape[0] == 0:
             return Estimate(value, None, None, n)
-        sums = bootstrap_sums(weights, features, bootstrap, np.random.default_rng(seed))
-        values = statistic(sums)
+        values = statistic(replicate_sums)
     values = values[np.isfinite(values)]
     if values.size == 0:
         return Estimate(value, None, None, n)
@@ -424,17 +433,20 @@ def span_overlap(
     seg = np.zeros(pos.size)
     same = key[1:] == key[:-1]
     seg[:-1] = np.where(same, pos[1:] - pos[:-1], 0)
-    len_a = np.bincount(items, weights=seg * cover_a, minlength=n_items)
-    len_b = np.bincount(items, weights=seg * cover_b, minlength=n_items)
-    both = np.bincount(items, weights=seg * (cover_a & cover_b), minlength=n_items)
-    return len_a, len_b, both
+
+    def per_item(covered: NDArray[np.bool_]) -> FloatArray:
+        return np.asarray(
+            np.bincount(items, weights=seg * covered, minlength=n_items), dtype=np.float64
+        )
+
+    return per_item(cover_a), per_item(cover_b), per_item(cover_a & cover_b)
 
 
 @dataclass(frozen=True)
 class SpanAgreement:
-    """Character-level overlap of evidence spans, micro-averaged over (item, pair)s where both
-    raters labeled the item and at least one marked a span. ``n`` counts those pairs;
-    ``both_empty`` the pairs that agreed on marking nothing."""
+    """Character-level overlap of evidence spans, micro-averaged over (item, rater pair)s where
+    both raters labeled the item and at least one marked a span. ``n`` counts those (item, pair)s
+    (also the ``n`` of the estimates); ``both_empty`` those where both marked nothing."""
 
     jaccard: Estimate
     f1: Estimate
@@ -459,6 +471,68 @@ def _f1_stat(s: FloatArray) -> FloatArray:
     return np.asarray(2.0 * s[..., 1] / s[..., 2], dtype=np.float64)
 
 
+def _columns(first: int) -> Callable[[Statistic], Statistic]:
+    """Apply a 3-column span statistic to columns ``first..first+2`` of wider sums."""
+
+    def wrap(stat: Statistic) -> Statistic:
+        return lambda s: stat(s[..., first : first + 3])
+
+    return wrap
+
+
+def span_agreements(
+    spans: SpanTable,
+    present: ArrayLike,
+    *,
+    pairs: Sequence[tuple[int, int]] | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> tuple[SpanAgreement, list[SpanAgreement]]:
+    """Span overlap over all the ``pairs`` of raters (default: every pair) and for each pair,
+    with one shared set of item resamples for all of them.
+
+    Jaccard = shared chars / chars marked by either; F1 (Dice) = 2 x shared / (chars of one +
+    chars of the other). ``present`` is the ``(items, raters)`` mask of who labeled which item:
+    a rater who labeled an item but marked nothing fully disagrees with one who marked spans."""
+    mask = np.asarray(present, dtype=bool)
+    n_items, n_raters = mask.shape
+    if pairs is None:
+        pairs = [(a, b) for a in range(n_raters) for b in range(a + 1, n_raters)]
+    columns = [np.zeros((n_items, 3))]
+    empties = [0]
+    for a, b in pairs:
+        len_a, len_b, both = span_overlap(spans, n_items, a, b)
+        shared = mask[:, a] & mask[:, b]
+        marked = shared & ((len_a + len_b) > 0)
+        empties.append(int((shared & ~marked).sum()))
+        pair = np.column_stack(
+            [marked, np.where(marked, both, 0.0), np.where(marked, len_a + len_b, 0.0)]
+        )
+        columns.append(pair)
+        columns[0] += pair
+    empties[0] = sum(empties[1:])
+    features = np.hstack(columns)
+    keep = features[:, 0] > 0
+    features = features[keep]
+    weights = np.ones(features.shape[0], dtype=np.int64)
+    sums = bootstrap_sums(weights, features, bootstrap, np.random.default_rng(seed))
+    total = features.sum(axis=0)
+    results = []
+    for j in range(len(columns)):
+        col = _columns(3 * j)
+        n_pairs = int(total[3 * j])
+        results.append(
+            SpanAgreement(
+                jaccard=interval(col(_jaccard_stat), total, sums, n_pairs, confidence),
+                f1=interval(col(_f1_stat), total, sums, n_pairs, confidence),
+                n=n_pairs,
+                both_empty=empties[j],
+            )
+        )
+    return results[0], results[1:]
+
+
 def span_agreement(
     spans: SpanTable,
     present: ArrayLike,
@@ -468,32 +542,9 @@ def span_agreement(
     seed: int = 0,
     confidence: float = DEFAULT_CONFIDENCE,
 ) -> SpanAgreement:
-    """Span overlap between raters (all pairs, or the given ones): Jaccard = shared chars /
-    chars marked by either; F1 (Dice) = 2 x shared / (chars of one + chars of the other).
-
-    ``present`` is the ``(items, raters)`` mask of who labeled which item: an item one rater
-    labeled with no spans counts as total disagreement with a rater who marked some."""
-    mask = np.asarray(present, dtype=bool)
-    n_items, n_raters = mask.shape
-    if pairs is None:
-        pairs = [(a, b) for a in range(n_raters) for b in range(a + 1, n_raters)]
-    count = np.zeros(n_items)
-    inter = np.zeros(n_items)
-    total = np.zeros(n_items)
-    both_empty = 0
-    for a, b in pairs:
-        len_a, len_b, both = span_overlap(spans, n_items, a, b)
-        shared = mask[:, a] & mask[:, b]
-        marked = shared & ((len_a + len_b) > 0)
-        both_empty += int((shared & ~marked).sum())
-        count += marked
-        inter += np.where(marked, both, 0.0)
-        total += np.where(marked, len_a + len_b, 0.0)
-    keep = count > 0
-    features = np.column_stack([count[keep], inter[keep], total[keep]])
-    weights = np.ones(int(keep.sum()), dtype=np.int64)
-    jaccard, f1 = (
-        estimate(weights, features, stat, bootstrap=bootstrap, seed=seed, confidence=confidence)
-        for stat in (_jaccard_stat, _f1_stat)
+    """Span overlap pooled over the ``pairs`` of raters (default: every pair); see
+    :func:`span_agreements`."""
+    overall, _ = span_agreements(
+        spans, present, pairs=pairs, bootstrap=bootstrap, seed=seed, confidence=confidence
     )
-    return SpanAgreement(jaccard, f1, int(count.sum()), both_empty)
+    return overall
