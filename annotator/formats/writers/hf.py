@@ -2,7 +2,9 @@
 
 The card's YAML header is what ``datasets.load_dataset(DIR)`` reads: ``configs`` maps each split
 to its data file and ``dataset_info.features`` spells out the typed schema (the same one the
-Parquet files carry), so the dataset loads with the right types and no guessing. The body gives
+Parquet files carry), so the dataset loads with the right types and no guessing. Split sizes are
+given in the body, not in ``dataset_info.splits`` (which ``datasets`` only accepts with the byte
+size of its own Arrow cache, a figure no exporter can know). The body gives
 the label schema's definitions, counts per split and label, and provenance. It holds no clock
 time, so the same export gives the same card.
 """
@@ -89,10 +91,7 @@ def dataset_card(
                 "data_files": [{"split": s, "path": data_file(s)} for s in splits],
             }
         ],
-        "dataset_info": {
-            "features": features(schema),
-            "splits": [{"name": s, "num_examples": int(split_counts[s])} for s in splits],
-        },
+        "dataset_info": {"features": features(schema)},
         "tags": ["annotator-export", f"view-{view}"],
     }
     parts = [

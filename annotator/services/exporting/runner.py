@@ -1,0 +1,716 @@
+"""The export use case: plan (light first pass), then stream traces to files.
+
+The first pass reads only ids, group columns and label verdicts, chunk by chunk, to resolve,
+filter and split; the second pass reads the chosen traces in uid order, a few hundred at a time,
+and writes them, so memory stays flat however big the project. Both passes run in one read
+transaction, so the export is one consistent snapshot even while labelers keep working.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy import Connection, Table, func, select
+
+import annotator
+from annotator.domain.label import Label
+from annotator.domain.schema import LabelSchema
+from annotator.formats.writers import SUFFIXES, open_writer
+from annotator.formats.writers.atomic import write_atomic
+from annotator.formats.writers.base import RecordWriter
+from annotator.formats.writers.hf import DATA_DIR, data_file, dataset_card
+from annotator.formats.writers.rows import (
+    EXPORT_VERSION,
+    AdjudicationEntry,
+    ExportRow,
+    LabelEntry,
+    utc,
+)
+from annotator.formats.writers.views import get_view
+from annotator.services.exporting.filters import ExportError, ExportOptions, TraceFacts, keep
+from annotator.services.exporting.manifest import (
+    MANIFEST_NAME,
+    MANIFEST_VERSION,
+    HighWater,
+    high_water_of,
+    read_manifest,
+    sha256_of,
+    write_manifest,
+)
+from annotator.services.exporting.resolve import agreement_figures, resolve, resolve_verdict
+from annotator.services.exporting.splits import SplitItem, assign_splits, split_names
+from annotator.store.database import Database
+from annotator.store.models import (
+    Adjudication,
+    Annotator,
+    LabelEvent,
+    LabelRow,
+    Project,
+    TraceRow,
+)
+
+SCAN_CHUNK = 5000
+"""Traces per query in the first pass (ids and verdicts only)."""
+WRITE_CHUNK = 400
+"""Traces per query in the second pass (full text)."""
+CARRIED_KEYS = ("annotator_labels", "annotator_adjudications")
+UNLABELED = "(unlabeled)"
+TIE = "(tie)"
+
+_T: Table = TraceRow.__table__  # type: ignore[assignment]
+_L: Table = LabelRow.__table__  # type: ignore[assignment]
+_A: Table = Adjudication.__table__  # type: ignore[assignment]
+_E: Table = LabelEvent.__table__  # type: ignore[assignment]
+_P: Table = Project.__table__  # type: ignore[assignment]
+_N: Table = Annotator.__table__  # type: ignore[assignment]
+
+
+class ExportCancelled(Exception):
+    """The caller's cancel event was set; nothing was written under a final name."""
+
+
+@dataclass(frozen=True)
+class ExportProgress:
+    """``phase``: ``scan`` (deciding what goes out) then ``write``."""
+
+    phase: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Chosen:
+    uid: str
+    id: int
+    split: str
+    bucket: str
+
+
+@dataclass
+class ExportPlan:
+    """What an export will contain: the counts a preview shows, and the traces in write order."""
+
+    project: str
+    project_id: int
+    schema: LabelSchema
+    options: ExportOptions
+    splits: tuple[str, ...]
+    chosen: list[_Chosen]
+    split_counts: dict[str, int]
+    label_counts: dict[str, dict[str, int]]
+    skipped: dict[str, int]
+    scanned: int
+    high_water: HighWater
+    since: HighWater | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.chosen)
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "scanned": self.scanned,
+            "splits": dict(self.split_counts),
+            "labels": {s: dict(c) for s, c in self.label_counts.items()},
+            "skipped": dict(sorted(self.skipped.items())),
+        }
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    path: str
+    """Relative to the export folder, with forward slashes."""
+    split: str | None
+    rows: int
+    bytes: int
+    sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "split": self.split,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass
+class ExportSummary:
+    out_dir: Path
+    plan: ExportPlan
+    files: list[ExportedFile] = field(default_factory=list)
+    seconds: float = 0.0
+    manifest: Path | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.plan.rows
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.bytes for f in self.files)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "out_dir": str(self.out_dir),
+            "project": self.plan.project,
+            "options": self.plan.options.as_dict(),
+            "counts": self.plan.counts(),
+            "files": [f.as_dict() for f in self.files],
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "manifest": str(self.manifest) if self.manifest else None,
+        }
+
+
+# --- first pass --------------------------------------------------------------------------------
+
+
+def _project(conn: Connection, name: str) -> tuple[int, LabelSchema]:
+    row = conn.execute(select(_P.c.id, _P.c.schema_json).where(_P.c.name == name)).first()
+    if row is None:
+        raise ExportError(f"no project named {name!r}")
+    return int(row.id), LabelSchema.model_validate_json(row.schema_json)
+
+
+def _high_water(conn: Connection, pid: int) -> HighWater:
+    event = conn.execute(select(func.max(_E.c.id)).where(_E.c.project_id == pid)).scalar()
+    adj = conn.execute(select(func.max(_A.c.id)).where(_A.c.project_id == pid)).scalar()
+    updated = conn.execute(select(func.max(_L.c.updated_at)).where(_L.c.project_id == pid)).scalar()
+    return HighWater(int(event or 0), int(adj or 0), updated)
+
+
+def _changed_since(conn: Connection, pid: int, mark: HighWater) -> set[int]:
+    changed: set[int] = set()
+    queries = [
+        select(_E.c.trace_id).where(_E.c.project_id == pid, _E.c.id > mark.label_event_id),
+        select(_A.c.trace_id).where(_A.c.project_id == pid, _A.c.id > mark.adjudication_id),
+    ]
+    if mark.label_updated_at is not None:
+        queries.append(
+            select(_L.c.trace_id).where(
+                _L.c.project_id == pid, _L.c.updated_at > mark.label_updated_at
+            )
+        )
+    for query in queries:
+        changed.update(int(r[0]) for r in conn.execute(query.distinct()))
+    return changed
+
+
+def _cluster_of(meta_extra: str | None) -> str | None:
+    if not meta_extra or "cluster" not in meta_extra:
+        return None
+    extra = orjson.loads(meta_extra)
+    for key in ("cluster_id", "near_duplicate_cluster", "cluster"):
+        value = extra.get(key) if isinstance(extra, dict) else None
+        if value is not None and value != "":
+            return str(value)
+    return None
+
+
+def _group_columns(group_by: str) -> list[Any]:
+    if group_by == "account":
+        return [_T.c.account_id]
+    if group_by == "session":
+        return [_T.c.session_id]
+    if group_by == "cluster":
+        return [_T.c.cluster_id] if "cluster_id" in _T.c else [_T.c.meta_extra]
+    return []
+
+
+def _scan(
+    conn: Connection,
+    pid: int,
+    options: ExportOptions,
+    people: dict[int, str],
+    progress: Callable[[ExportProgress], None] | None,
+    cancel: threading.Event | None,
+) -> Iterator[TraceFacts]:
+    total = conn.execute(select(func.count()).where(_T.c.project_id == pid)).scalar() or 0
+    group_cols = _group_columns(options.group_by if options.split else "none")
+    from_extra = bool(group_cols) and group_cols[0] is _T.c.meta_extra
+    last, done = 0, 0
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise ExportCancelled
+        rows = conn.execute(
+            select(_T.c.id, _T.c.uid, _T.c.is_gold, _T.c.batch_id, *group_cols)
+            .where(_T.c.project_id == pid, _T.c.id > last)
+            .order_by(_T.c.id)
+            .limit(SCAN_CHUNK)
+        ).all()
+        if not rows:
+            break
+        lo, hi = rows[0].id, rows[-1].id
+        last = hi
+        facts: dict[int, TraceFacts] = {}
+        for r in rows:
+            group = r[4] if group_cols else None
+            if from_extra:
+                group = _cluster_of(group)
+            facts[r.id] = TraceFacts(
+                id=r.id,
+                uid=r.uid,
+                is_gold=bool(r.is_gold),
+                batch_id=r.batch_id,
+                group=None if group is None else str(group),
+            )
+        for lab in conn.execute(
+            select(
+                _L.c.trace_id, _L.c.annotator_id, _L.c.verdict, _L.c.submitted_at, _L.c.updated_at
+            ).where(
+                _L.c.project_id == pid,
+                _L.c.status == "done",
+                _L.c.trace_id >= lo,
+                _L.c.trace_id <= hi,
+            )
+        ):
+            f = facts.get(lab.trace_id)
+            if f is None or lab.verdict is None:
+                continue
+            f.votes.append(lab.verdict)
+            f.labelers.append(people.get(lab.annotator_id, ""))
+            f.saw(lab.submitted_at or lab.updated_at)
+        for adj in conn.execute(
+            select(_A.c.trace_id, _A.c.verdict, _A.c.created_at)
+            .where(_A.c.project_id == pid, _A.c.trace_id >= lo, _A.c.trace_id <= hi)
+            .order_by(_A.c.trace_id, _A.c.created_at, _A.c.id)
+        ):
+            f = facts.get(adj.trace_id)
+            if f is not None:
+                f.adjudicated = adj.verdict
+                f.saw(adj.created_at)
+        yield from facts.values()
+        done += len(rows)
+        if progress is not None:
+            progress(ExportProgress("scan", done, total))
+
+
+def _plan(
+    conn: Connection,
+    project: str,
+    options: ExportOptions,
+    progress: Callable[[ExportProgress], None] | None,
+    cancel: threading.Event | None,
+) -> ExportPlan:
+    options.checked()
+    pid, schema = _project(conn, project)
+    high_water = _high_water(conn, pid)
+    since: HighWater | None = None
+    changed: set[int] | None = None
+    if options.since is not None:
+        manifest = read_manifest(options.since)
+        if manifest.get("project") != project:
+            raise ExportError(
+                f"{options.since}: that manifest is for project {manifest.get('project')!r}, "
+                f"not {project!r}"
+            )
+        since = high_water_of(manifest, options.since)
+        changed = _changed_since(conn, pid, since)
+    people = {int(r.id): r.name for r in conn.execute(select(_N.c.id, _N.c.name))}
+    skipped: Counter[str] = Counter()
+    picked: list[tuple[TraceFacts, str | None, str]] = []
+    scanned = 0
+    clustered = 0
+    for facts in _scan(conn, pid, options, people, progress, cancel):
+        scanned += 1
+        if changed is not None and facts.id not in changed:
+            skipped["unchanged"] += 1
+            continue
+        method, verdict, _tied = resolve_verdict(facts.votes, facts.adjudicated, options.resolve)
+        _votes, share, _pairwise = agreement_figures(facts.votes, verdict)
+        reason = keep(facts, method, verdict, share, options)
+        if reason is not None:
+            skipped[reason] += 1
+            continue
+        if facts.group is not None:
+            clustered += 1
+        bucket = verdict if verdict is not None else (TIE if method == "tie" else UNLABELED)
+        picked.append((facts, verdict, bucket))
+    if options.split and options.group_by == "cluster" and picked and not clustered:
+        raise ExportError(
+            "--group-by cluster: no trace has a near-duplicate cluster yet "
+            "(run the detection step first, or group by account or session)"
+        )
+    if options.split:
+        names = split_names(options.split)
+        assignment = assign_splits(
+            [
+                SplitItem(
+                    key=f.id,
+                    group=("group", f.group) if f.group is not None else ("trace", f.uid),
+                    stratum=bucket,
+                )
+                for f, _v, bucket in picked
+            ],
+            options.split,
+            options.seed,
+        )
+    else:
+        names = ("train",) if options.format == "hf" else ("data",)
+        assignment = {}
+    chosen = sorted(
+        (_Chosen(f.uid, f.id, assignment.get(f.id, names[0]), bucket) for f, _v, bucket in picked),
+        key=lambda c: c.uid,
+    )
+    split_counts = {name: 0 for name in names}
+    label_counts: dict[str, dict[str, int]] = {name: {} for name in names}
+    for c in chosen:
+        split_counts[c.split] += 1
+        label_counts[c.split][c.bucket] = label_counts[c.split].get(c.bucket, 0) + 1
+    return ExportPlan(
+        project=project,
+        project_id=pid,
+        schema=schema,
+        options=options,
+        splits=names,
+        chosen=chosen,
+        split_counts=split_counts,
+        label_counts={s: dict(sorted(c.items())) for s, c in label_counts.items()},
+        skipped=dict(skipped),
+        scanned=scanned,
+        high_water=high_water,
+        since=since,
+    )
+
+
+def plan_export(
+    db: Database,
+    project: str,
+    options: ExportOptions,
+    *,
+    progress: Callable[[ExportProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> ExportPlan:
+    """The counts an export with ``options`` would produce (per split and label, and why traces
+    are left out), without writing anything. The GUI preview runs this in the background."""
+    with db.engine.connect() as conn:
+        return _plan(conn, project, options, progress, cancel)
+
+
+# --- second pass -------------------------------------------------------------------------------
+
+
+def _label_object(text: str | None) -> dict[str, Any]:
+    """The stored Label JSON, normalised the way the importer stores it (so a round trip is
+    exact); a row that no longer validates is passed through as it stands."""
+    try:
+        return Label.model_validate_json(text or "{}").model_dump(mode="json")
+    except ValidationError:
+        try:
+            value = orjson.loads(text or "{}")
+        except orjson.JSONDecodeError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+
+def _original(data: bytes | None) -> Any:
+    if data is None:
+        return None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return data.decode("utf-8", errors="replace")
+
+
+def _rows(
+    conn: Connection,
+    plan: ExportPlan,
+    people: dict[int, str],
+    chunk: Sequence[_Chosen],
+) -> Iterator[tuple[_Chosen, ExportRow]]:
+    options = plan.options
+    ids = [c.id for c in chunk]
+    columns = [
+        _T.c.id,
+        _T.c.uid,
+        _T.c.source_format,
+        _T.c.model,
+        _T.c.account_id,
+        _T.c.session_id,
+        _T.c.created_at,
+        _T.c.input_tokens,
+        _T.c.output_tokens,
+        _T.c.reasoning_tokens,
+        _T.c.source_file,
+        _T.c.source_line,
+        _T.c.meta_extra,
+        _T.c.turns_json,
+        _T.c.is_gold,
+    ]
+    if options.include_original:
+        columns.append(_T.c.original)
+    traces = {r.id: r for r in conn.execute(select(*columns).where(_T.c.id.in_(ids)))}
+    labels: dict[int, list[LabelEntry]] = defaultdict(list)
+    for lab in conn.execute(
+        select(
+            _L.c.trace_id,
+            _L.c.annotator_id,
+            _L.c.status,
+            _L.c.verdict,
+            _L.c.label_json,
+            _L.c.seconds_spent,
+            _L.c.comment,
+            _L.c.schema_version,
+            _L.c.updated_at,
+            _L.c.submitted_at,
+        ).where(_L.c.trace_id.in_(ids))
+    ):
+        submitted = utc(lab.submitted_at)
+        labels[lab.trace_id].append(
+            LabelEntry(
+                annotator=people.get(lab.annotator_id, f"#{lab.annotator_id}"),
+                status=lab.status,
+                verdict=lab.verdict,
+                label=_label_object(lab.label_json),
+                seconds_spent=float(lab.seconds_spent or 0.0),
+                comment=lab.comment,
+                schema_version=int(lab.schema_version or 1),
+                created_at=submitted or utc(lab.updated_at),
+                submitted_at=submitted,
+            )
+        )
+    adjudications: dict[int, list[AdjudicationEntry]] = defaultdict(list)
+    for adj in conn.execute(
+        select(
+            _A.c.trace_id, _A.c.lead_id, _A.c.verdict, _A.c.label_json, _A.c.note, _A.c.created_at
+        )
+        .where(_A.c.trace_id.in_(ids))
+        .order_by(_A.c.trace_id, _A.c.created_at, _A.c.id)
+    ):
+        adjudications[adj.trace_id].append(
+            AdjudicationEntry(
+                lead=people.get(adj.lead_id, f"#{adj.lead_id}"),
+                verdict=adj.verdict,
+                label=_label_object(adj.label_json),
+                note=adj.note,
+                created_at=utc(adj.created_at),
+            )
+        )
+    for c in chunk:
+        t = traces[c.id]
+        extra = orjson.loads(t.meta_extra or "{}")
+        if isinstance(extra, dict) and any(k in extra for k in CARRIED_KEYS):
+            extra = {k: v for k, v in extra.items() if k not in CARRIED_KEYS}
+        entries = tuple(sorted(labels.get(c.id, ()), key=lambda e: e.annotator))
+        adjs = tuple(adjudications.get(c.id, ()))
+        yield (
+            c,
+            ExportRow(
+                uid=t.uid,
+                turns=orjson.loads(t.turns_json),
+                meta={
+                    "source_format": t.source_format,
+                    "model": t.model,
+                    "account_id": t.account_id,
+                    "session_id": t.session_id,
+                    "created_at": utc(t.created_at),
+                    "input_tokens": t.input_tokens,
+                    "output_tokens": t.output_tokens,
+                    "reasoning_tokens": t.reasoning_tokens,
+                    "source_file": t.source_file,
+                    "source_line": t.source_line,
+                    "extra": extra,
+                },
+                is_gold=bool(t.is_gold),
+                labels=entries,
+                adjudications=adjs,
+                resolution=resolve(entries, adjs[-1] if adjs else None, options.resolve),
+                original=_original(t.original) if options.include_original else None,
+                has_original=options.include_original,
+            ),
+        )
+
+
+def _check_destination(out_dir: Path, overwrite: bool) -> bool:
+    """True if the folder already existed. Refuses a non-empty folder without ``overwrite``."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ExportError(f"{out_dir} exists and is not a folder")
+    if out_dir.is_dir():
+        if any(out_dir.iterdir()) and not overwrite:
+            raise ExportError(
+                f"{out_dir} exists and is not empty; choose another folder or use --overwrite"
+            )
+        return True
+    return False
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _target(out_dir: Path, fmt: str, split: str) -> Path:
+    if fmt == "hf":
+        return out_dir / data_file(split)
+    return out_dir / f"{split}{SUFFIXES[fmt]}"
+
+
+def _stale_files(out_dir: Path, written: set[str]) -> list[Path]:
+    """Files a previous export in this folder listed that this one did not write."""
+    path = out_dir / MANIFEST_NAME
+    if not path.is_file():
+        return []
+    try:
+        old = read_manifest(path)
+    except ExportError:
+        return []
+    stale = []
+    root = out_dir.resolve()
+    for entry in old.get("files") or ():
+        rel = entry.get("path") if isinstance(entry, dict) else None
+        if not isinstance(rel, str) or rel in written:
+            continue
+        candidate = (out_dir / rel).resolve()
+        if candidate.is_relative_to(root) and candidate.is_file():
+            stale.append(candidate)
+    return stale
+
+
+def export_dataset(
+    db: Database,
+    project: str,
+    out_dir: Path,
+    options: ExportOptions,
+    *,
+    progress: Callable[[ExportProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+    now: datetime | None = None,
+) -> ExportSummary:
+    """Write the export to ``out_dir`` and its manifest; return what was written.
+
+    Every file is written to a temporary name and renamed only when all of them are complete:
+    an exception, Ctrl+C or ``cancel`` leaves no partial file under a final name."""
+    started = time.perf_counter()
+    options.checked()
+    existed = _check_destination(out_dir, options.overwrite)
+    view = get_view(options.view)
+    schema = view.schema(include_original=options.include_original)
+    writers: dict[str, RecordWriter] = {}
+    committed = False
+    with db.engine.connect() as conn:
+        plan = _plan(conn, project, options, progress, cancel)
+        if options.format == "hf" and not plan.rows:
+            raise ExportError(
+                "nothing to export with these options (a dataset folder needs at least one row)"
+            )
+        people = {int(r.id): r.name for r in conn.execute(select(_N.c.id, _N.c.name))}
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if options.format == "hf":
+            (out_dir / DATA_DIR).mkdir(exist_ok=True)
+        try:
+            splits = (
+                [s for s in plan.splits if plan.split_counts[s]]
+                if options.format == "hf"
+                else list(plan.splits)
+            )
+            for split in splits:
+                writers[split] = open_writer(
+                    options.format, _target(out_dir, options.format, split), schema
+                )
+            done = 0
+            for start in range(0, plan.rows, WRITE_CHUNK):
+                if cancel is not None and cancel.is_set():
+                    raise ExportCancelled
+                chunk = plan.chosen[start : start + WRITE_CHUNK]
+                for chosen, row in _rows(conn, plan, people, chunk):
+                    writers[chosen.split].write(view.build(row))
+                done += len(chunk)
+                if progress is not None:
+                    progress(ExportProgress("write", done, plan.rows))
+            if cancel is not None and cancel.is_set():
+                raise ExportCancelled
+            for writer in writers.values():
+                writer.commit()
+            committed = True
+        finally:
+            if not committed:
+                for writer in writers.values():
+                    writer.abort()
+                if not existed:
+                    _remove_empty(out_dir)
+    files = [
+        ExportedFile(
+            path=_relative(w.path, out_dir),
+            split=split,
+            rows=w.rows,
+            bytes=w.path.stat().st_size,
+            sha256=sha256_of(w.path),
+        )
+        for split, w in writers.items()
+    ]
+    if options.format == "hf":
+        card = out_dir / "README.md"
+        write_atomic(card, _card(plan, schema).encode("utf-8"))
+        files.append(ExportedFile("README.md", None, 0, card.stat().st_size, sha256_of(card)))
+    written = {f.path for f in files} | {MANIFEST_NAME}
+    for stale in _stale_files(out_dir, written):
+        stale.unlink()
+    manifest_path = out_dir / MANIFEST_NAME
+    write_manifest(manifest_path, _manifest(plan, files, now or datetime.now(UTC)))
+    return ExportSummary(
+        out_dir=out_dir,
+        plan=plan,
+        files=files,
+        seconds=time.perf_counter() - started,
+        manifest=manifest_path,
+    )
+
+
+def _remove_empty(out_dir: Path) -> None:
+    for sub in (out_dir / DATA_DIR, out_dir):
+        with contextlib.suppress(OSError):
+            sub.rmdir()
+
+
+def _provenance(plan: ExportPlan) -> dict[str, Any]:
+    return {
+        "app": f"Trace Annotator {annotator.__version__}",
+        "project": plan.project,
+        "label_schema": {"name": plan.schema.name, "version": plan.schema.version},
+        "export_layout_version": EXPORT_VERSION,
+        "options": plan.options.as_dict(),
+        "traces_scanned": plan.scanned,
+        "left_out": dict(sorted(plan.skipped.items())),
+        "high_water": plan.high_water.as_dict(),
+    }
+
+
+def _card(plan: ExportPlan, schema: Any) -> str:
+    kept = [s for s in plan.splits if plan.split_counts[s]]
+    return dataset_card(
+        title=f"{plan.project} ({plan.options.view} view)",
+        view=plan.options.view,
+        schema=schema,
+        split_counts={s: plan.split_counts[s] for s in kept},
+        label_counts={s: plan.label_counts[s] for s in kept},
+        label_schema=plan.schema,
+        provenance=_provenance(plan),
+    )
+
+
+def _manifest(plan: ExportPlan, files: list[ExportedFile], now: datetime) -> dict[str, Any]:
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "app_version": annotator.__version__,
+        "export_layout_version": EXPORT_VERSION,
+        "project": plan.project,
+        "schema": {"name": plan.schema.name, "version": plan.schema.version},
+        "options": plan.options.as_dict(),
+        "counts": plan.counts(),
+        "files": [f.as_dict() for f in files],
+        "high_water": plan.high_water.as_dict(),
+        "since": plan.since.as_dict() if plan.since else None,
+        "exported_at": now.astimezone(UTC).isoformat(),
+    }
