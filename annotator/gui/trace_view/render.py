@@ -48,6 +48,8 @@ MARKDOWN_BUDGET: Final = 48_000
 markdown-it-py parses about 1 ms per KB, so this keeps a cold 1 MB trace under the 300 ms target;
 :meth:`TraceView.prefetch` parses the next trace ahead so cached blocks do not count."""
 
+MAX_MARKED: Final = 5000
+"""Escaped characters per block drawn in the warning style (the rest are still escaped)."""
 ROLE_TITLES: Final = {
     Role.SYSTEM: "System",
     Role.USER: "User",
@@ -309,7 +311,7 @@ class DocumentBuilder:
         fmt.setLeftMargin(0)
         title = [(meta.model or "unknown model", self._char(bold=True, scale=1.2))]
         title.append((f"   {meta.source_format}", self._char(self.st.muted)))
-        self._line(self._block_fmt(self.st.header_bg, top=0, bottom=2), title)
+        self._line(self._block_fmt(self.st.header_bg), title)
 
         def pairs(items: list[tuple[str, str | None]]) -> list[tuple[str, QTextCharFormat]]:
             out: list[tuple[str, QTextCharFormat]] = []
@@ -371,6 +373,19 @@ class DocumentBuilder:
         self.c.insertText(shown, char)
         rb.segments.append(Segment(rb.body_start, self.c.position(), 0, omap))
         set_margins(self.doc, rb.body_start, self.c.position(), top, bottom)
+        if omap.markers:
+            self._mark(rb.body_start, omap.markers)
+
+    def _mark(self, base: int, markers: list[tuple[int, int]]) -> None:
+        """Make escaped characters stand out: they are what a hostile trace hides."""
+        fmt = QTextCharFormat()
+        fmt.setForeground(QBrush(self.st.warning))
+        fmt.setBackground(QBrush(self.st.code_bg))
+        cursor = QTextCursor(self.doc)
+        for offset, length in markers[:MAX_MARKED]:
+            cursor.setPosition(base + offset)
+            cursor.setPosition(base + offset + length, QTextCursor.MoveMode.KeepAnchor)
+            cursor.mergeCharFormat(fmt)
 
     def _markdown_body(self, rb: RenderedBlock, tokens: list[Token]) -> None:
         fmt = self._block_fmt(bottom=0)
@@ -443,7 +458,6 @@ class DocumentBuilder:
             parts.append((f" · {block.tool_call_id}", self._char(self.st.muted)))
         self._line(self._block_fmt(self.st.tool_bg, top=4), parts)
         body = self._block_fmt(self.st.tool_bg, bottom=4)
-        body.setLeftMargin(8)
         self._plain_body(rb, body, self._char(mono=True), pretty=True)
 
     def build(self, trace: Trace) -> RenderMap:

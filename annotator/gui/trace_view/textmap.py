@@ -55,7 +55,7 @@ class OffsetMap:
     whole source character.
     """
 
-    __slots__ = ("_copy", "_doc", "_src", "doc_len", "src_len")
+    __slots__ = ("_copy", "_doc", "_src", "doc_len", "markers", "src_len")
 
     def __init__(self) -> None:
         self._doc = array("q")
@@ -63,6 +63,8 @@ class OffsetMap:
         self._copy = bytearray()
         self.doc_len = 0
         self.src_len = 0
+        self.markers: list[tuple[int, int]] = []
+        """(display offset, length) of every escaped character, for styling."""
 
     @classmethod
     def identity(cls, length: int) -> OffsetMap:
@@ -147,6 +149,7 @@ def _sanitize_into(text: str, start: int, stop: int, out: list[str], omap: Offse
             omap.copy(1)
         else:
             shown = _escape(ch)
+            omap.markers.append((omap.doc_len, len(shown)))
             out.append(shown)
             if len(shown) == 1:
                 omap.copy(1)
