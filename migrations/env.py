@@ -16,11 +16,10 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 
 from annotator.store.database import make_engine
-from annotator.store.models import Base
-from annotator.store.revisions import include_object
+from annotator.store.revisions import include_object, orm_metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = orm_metadata()
 
 
 def _url() -> str:

@@ -26,3 +26,7 @@ class MigrationError(StoreError):
 
 class BackupError(StoreError):
     """A copy of the database could not be written."""
+
+
+class SearchTooBroadError(StoreError):
+    """A search ran out of its time budget (typically a short prefix such as ``a*``)."""

@@ -3,16 +3,32 @@ the newest, which one a database is at. No alembic.ini is involved at runtime.""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
 from typing import Any
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
 from annotator.resources import migrations_dir
 from annotator.store.database import Database
+
+
+def orm_metadata() -> MetaData:
+    """Every table the ORM declares. Tables live in the store's ``*models`` modules (models.py,
+    detection_models.py, ...); importing them all registers them on the one ``Base``."""
+    import annotator.store as store
+    from annotator.store.models import Base
+
+    for module in pkgutil.iter_modules(store.__path__):
+        if module.name.endswith("models"):
+            importlib.import_module(f"annotator.store.{module.name}")
+    return Base.metadata
+
 
 SEARCH_TABLE_PREFIXES = ("trace_fts", "trace_search")
 """Full-text tables are created by hand in the migrations (FTS5 on SQLite, tsvector on PostgreSQL)

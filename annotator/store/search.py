@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,15 +26,24 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from annotator.store.codec import search_text_of
 from annotator.store.database import Database
+from annotator.store.errors import SearchTooBroadError
 from annotator.store.models import AppState, TraceRow
 
 WATERMARK_KEY = "fts_indexed_upto"
 MAX_TERMS = 32
 """Query terms beyond this are ignored: a pasted page of text is not a useful query."""
+MIN_PREFIX_CHARS = 3
+"""FTS5 answers ``ab*`` by merging the postings of every word starting with ab, inside one call
+that cannot be interrupted (2 s at 50k traces, measured); shorter prefixes count as whole words."""
+SEARCH_TIMEOUT_S = 5.0
+"""Time budget of one search page: a rare word in a small project of a big database walks many
+other projects' hits (the budget cannot cut FTS5's own prefix merging short, see above)."""
 
 _TERM = re.compile(r'"([^"]*)"?|(\S+)')
 _TOKEN = re.compile(r"[^\W_]+")
@@ -55,8 +65,14 @@ def parse_query(query: str) -> list[Term]:
     terms: list[Term] = []
     for match in _TERM.finditer(query):
         phrase, word = match.group(1), match.group(2)
-        prefix = word is not None and word.endswith("*")
         tokens = tuple(_TOKEN.findall(phrase if phrase is not None else word))
+        prefix = (
+            word is not None
+            and word.endswith("*")
+            and bool(tokens)
+            and word.rstrip("*").endswith(tokens[-1])
+            and len(tokens[-1]) >= MIN_PREFIX_CHARS
+        )
         if tokens:
             terms.append(Term(tokens, prefix))
         if len(terms) == MAX_TERMS:
@@ -84,10 +100,17 @@ def tsquery_expression(terms: Sequence[Term]) -> str:
 
 
 def search_trace_ids(
-    session: Session, project_id: int, query: str, *, limit: int = 50, after_id: int = 0
+    session: Session,
+    project_id: int,
+    query: str,
+    *,
+    limit: int = 50,
+    after_id: int = 0,
+    timeout_s: float = SEARCH_TIMEOUT_S,
 ) -> list[int]:
     """Ids of the project's indexed traces matching every term, ascending; pass the last id of a
-    page as ``after_id`` for the next page. An empty or punctuation-only query matches nothing."""
+    page as ``after_id`` for the next page. An empty or punctuation-only query matches nothing.
+    Raises ``SearchTooBroadError`` when the page takes longer than ``timeout_s``."""
     terms = parse_query(query)
     if not terms or limit <= 0:
         return []
@@ -99,15 +122,54 @@ def search_trace_ids(
             "ORDER BY trace_fts.rowid LIMIT :limit"
         )
         params["q"] = fts5_expression(terms)
-    else:
-        sql = text(
-            "SELECT s.trace_id FROM trace_search s JOIN traces t ON t.id = s.trace_id "
-            "WHERE to_tsvector('simple', s.text) @@ to_tsquery('simple', :q) "
-            "AND s.trace_id > :after AND t.project_id = :pid "
-            "ORDER BY s.trace_id LIMIT :limit"
-        )
-        params["q"] = tsquery_expression(terms)
-    return [int(row[0]) for row in session.execute(sql, params)]
+        return _sqlite_with_deadline(session, sql, params, timeout_s)
+    sql = text(
+        "SELECT s.trace_id FROM trace_search s JOIN traces t ON t.id = s.trace_id "
+        "WHERE to_tsvector('simple', s.text) @@ to_tsquery('simple', :q) "
+        "AND s.trace_id > :after AND t.project_id = :pid "
+        "ORDER BY s.trace_id LIMIT :limit"
+    )
+    params["q"] = tsquery_expression(terms)
+    return _pg_with_deadline(session, sql, params, timeout_s)
+
+
+def _sqlite_with_deadline(
+    session: Session, sql: TextClause, params: dict[str, Any], timeout_s: float
+) -> list[int]:
+    """SQLite has no statement timeout: a progress handler interrupts the query at the deadline."""
+    raw: Any = session.connection().connection.driver_connection
+    deadline = time.monotonic() + timeout_s
+    raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        return [int(row[0]) for row in session.execute(sql, params)]
+    except OperationalError as exc:
+        if "interrupted" in str(exc.orig):
+            raise SearchTooBroadError(_TOO_BROAD) from exc
+        raise
+    finally:
+        raw.set_progress_handler(None, 0)
+
+
+def _pg_with_deadline(
+    session: Session, sql: TextClause, params: dict[str, Any], timeout_s: float
+) -> list[int]:
+    """A statement timeout inside a savepoint, so a cancelled search leaves the caller's
+    transaction usable; the previous timeout is restored afterwards."""
+    try:
+        with session.begin_nested():
+            previous = session.scalar(text("SELECT current_setting('statement_timeout')"))
+            set_timeout = text("SELECT set_config('statement_timeout', :v, true)")
+            session.execute(set_timeout, {"v": f"{max(1, int(timeout_s * 1000))}ms"})
+            ids = [int(row[0]) for row in session.execute(sql, params)]
+            session.execute(set_timeout, {"v": str(previous)})
+            return ids
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "57014":  # query_canceled
+            raise SearchTooBroadError(_TOO_BROAD) from exc
+        raise
+
+
+_TOO_BROAD = "the search is too broad to finish in time; use longer words or fewer *"
 
 
 def indexed_upto(session: Session) -> int:

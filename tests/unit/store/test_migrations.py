@@ -13,9 +13,13 @@ from sqlalchemy import inspect, text
 
 from annotator.resources import migrations_dir
 from annotator.store.database import make_engine
-from annotator.store.models import Base
 from annotator.store.open import head_revision, open_database
-from annotator.store.revisions import alembic_config, include_object, script_directory
+from annotator.store.revisions import (
+    alembic_config,
+    include_object,
+    orm_metadata,
+    script_directory,
+)
 
 
 def test_revision_chain_is_linear_from_one_base_to_one_head() -> None:
@@ -56,11 +60,11 @@ def test_upgraded_empty_database_matches_the_orm(tmp_path: Path) -> None:
             context = MigrationContext.configure(
                 conn, opts={"include_object": include_object, "compare_type": True}
             )
-            assert compare_metadata(context, Base.metadata) == []
+            assert compare_metadata(context, orm_metadata()) == []
             tables = set(inspect(conn).get_table_names())
     finally:
         db.dispose()
-    assert set(Base.metadata.tables) <= tables
+    assert set(orm_metadata().tables) <= tables
     assert "trace_fts" in tables
 
 
@@ -72,7 +76,7 @@ def test_schema_comparison_would_notice_a_drift(tmp_path: Path) -> None:
             conn.execute(text("ALTER TABLE traces ADD COLUMN stray TEXT"))
         with db.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"include_object": include_object})
-            diffs = compare_metadata(context, Base.metadata)
+            diffs = compare_metadata(context, orm_metadata())
     finally:
         db.dispose()
     assert [d[0] for d in diffs] == ["remove_column"]

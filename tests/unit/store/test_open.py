@@ -29,26 +29,30 @@ def url_of(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+NEXT = "9999"
+"""A revision id no real migration will use."""
+
+
 def migrations_with(tmp_path: Path, body: str) -> Path:
-    """A copy of the shipped migrations plus a revision 0002 whose upgrade() is ``body``."""
+    """A copy of the shipped migrations plus a revision NEXT on top whose upgrade() is ``body``."""
     folder = tmp_path / "migrations"
     shutil.copytree(migrations_dir(), folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "versions" / "0002_test_change.py").write_text(
+    (folder / "versions" / f"{NEXT}_test_change.py").write_text(
         textwrap.dedent(
             '''\
             """A later revision, for tests."""
             import sqlalchemy as sa
             from alembic import op
 
-            revision = "0002"
-            down_revision = "0001"
+            revision = "{next}"
+            down_revision = "{head}"
             branch_labels = None
             depends_on = None
 
 
             def upgrade() -> None:
             '''
-        )
+        ).format(next=NEXT, head=head_revision())
         + textwrap.indent(textwrap.dedent(body), "    ")
         + "\n\ndef downgrade() -> None:\n    pass\n",
         encoding="utf-8",
@@ -56,8 +60,8 @@ def migrations_with(tmp_path: Path, body: str) -> Path:
     return folder
 
 
-def make_v1_database(path: Path) -> int:
-    """A database at 0001 holding a project, a trace and a label on it; returns the trace id."""
+def make_current_database(path: Path) -> int:
+    """A database at today's head holding a project, a trace and a label on it; returns the trace id."""
     db = open_database(url_of(path))
     try:
         with db.session() as s:
@@ -80,8 +84,9 @@ def make_v1_database(path: Path) -> int:
         db.dispose()
 
 
-def test_head_revision() -> None:
-    assert head_revision() == "0001"
+def test_head_revision_is_the_highest_numbered_file() -> None:
+    files = sorted(p.name for p in (migrations_dir() / "versions").glob("[0-9]*.py"))
+    assert head_revision() == files[-1].split("_")[0]
 
 
 def test_new_database_is_created_at_head_with_parent_dirs(tmp_path: Path) -> None:
@@ -120,7 +125,7 @@ def test_foreign_keys_are_enforced_after_open(tmp_path: Path) -> None:
 
 def test_reopening_at_head_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "same.sqlite3"
-    make_v1_database(path)
+    make_current_database(path)
     db = open_database(url_of(path), backup_dir=tmp_path / "backups")
     try:
         with db.session() as s:
@@ -132,7 +137,7 @@ def test_reopening_at_head_changes_nothing(tmp_path: Path) -> None:
 
 def test_older_database_is_copied_aside_then_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    trace_id = make_v1_database(path)
+    trace_id = make_current_database(path)
     migrations = migrations_with(
         tmp_path,
         """\
@@ -143,8 +148,8 @@ def test_older_database_is_copied_aside_then_upgraded(tmp_path: Path) -> None:
     backups = tmp_path / "backups"
     db = open_database(url_of(path), backup_dir=backups, migrations=migrations)
     try:
-        assert current_revision(db) == "0002"
-        assert head_revision(migrations) == "0002"
+        assert current_revision(db) == NEXT
+        assert head_revision(migrations) == NEXT
         with db.session() as s:
             assert s.execute(text("SELECT id, priority FROM traces")).all() == [(trace_id, 3)]
     finally:
@@ -152,10 +157,12 @@ def test_older_database_is_copied_aside_then_upgraded(tmp_path: Path) -> None:
 
     copies = list(backups.iterdir())
     assert len(copies) == 1
-    assert copies[0].name.startswith("old-before-0002-")
+    assert copies[0].name.startswith(f"old-before-{NEXT}-")
     assert copies[0].suffix == ".sqlite3"
     with sqlite3.connect(copies[0]) as old:
-        assert old.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert old.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (head_revision(),)
+        ]
         assert old.execute("SELECT id, uid FROM traces").fetchall() == [(trace_id, "u1")]
         columns = [row[1] for row in old.execute("PRAGMA table_info(traces)")]
         assert "priority" not in columns
@@ -166,7 +173,7 @@ def test_table_rebuild_keeps_child_rows(tmp_path: Path) -> None:
     """Batch mode rebuilds a table by copy + drop; with foreign keys on, dropping ``traces`` would
     cascade into ``labels``. The upgrade runs with them off and checks them before committing."""
     path = tmp_path / "rebuild.sqlite3"
-    make_v1_database(path)
+    make_current_database(path)
     migrations = migrations_with(
         tmp_path,
         """\
@@ -186,7 +193,7 @@ def test_table_rebuild_keeps_child_rows(tmp_path: Path) -> None:
 
 def test_failed_upgrade_leaves_the_database_untouched(tmp_path: Path) -> None:
     path = tmp_path / "fail.sqlite3"
-    make_v1_database(path)
+    make_current_database(path)
     migrations = migrations_with(
         tmp_path,
         """\
@@ -197,7 +204,9 @@ def test_failed_upgrade_leaves_the_database_untouched(tmp_path: Path) -> None:
     with pytest.raises(MigrationError, match="no such table"):
         open_database(url_of(path), backup_dir=tmp_path / "b", migrations=migrations)
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (head_revision(),)
+        ]
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     assert "half_done" not in names, "the upgrade is one transaction, DDL included"
@@ -206,7 +215,7 @@ def test_failed_upgrade_leaves_the_database_untouched(tmp_path: Path) -> None:
 
 def test_upgrade_breaking_foreign_keys_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "fkbreak.sqlite3"
-    make_v1_database(path)
+    make_current_database(path)
     migrations = migrations_with(tmp_path, 'op.execute("DELETE FROM traces")\n')
     with pytest.raises(MigrationError, match="foreign key"):
         open_database(url_of(path), backup_dir=tmp_path / "b", migrations=migrations)
@@ -217,7 +226,7 @@ def test_upgrade_breaking_foreign_keys_is_refused(tmp_path: Path) -> None:
 
 def test_newer_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "newer.sqlite3"
-    make_v1_database(path)
+    make_current_database(path)
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE alembic_version SET version_num = '0099'")
     conn.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, insert, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -23,11 +23,11 @@ from annotator.domain.trace import Block, BlockKind, Role, Turn
 from annotator.resources import migrations_dir
 from annotator.store.codec import encode_turns
 from annotator.store.database import Database
-from annotator.store.errors import BackupError, DatabaseTooNewError
+from annotator.store.errors import BackupError, DatabaseTooNewError, SearchTooBroadError
 from annotator.store.maintenance import backup_database, check_database
-from annotator.store.models import Base, Project, TraceRow
+from annotator.store.models import Project, TraceRow
 from annotator.store.open import current_revision, head_revision, open_database
-from annotator.store.revisions import include_object
+from annotator.store.revisions import include_object, orm_metadata
 from annotator.store.search import (
     index_pending,
     remove_from_index,
@@ -103,7 +103,7 @@ def test_migrations_build_the_orm_schema(db: Database, pg_url: str) -> None:
         context = MigrationContext.configure(
             conn, opts={"include_object": include_object, "compare_type": True}
         )
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, orm_metadata()) == []
         assert "trace_search" in inspect(conn).get_table_names()
     # Opening again is a no-op.
     open_database(pg_url).dispose()
@@ -177,11 +177,11 @@ def test_older_database_is_upgraded_in_place_on_postgres(
         add_trace(s, add_project(s, "p"), "a", "text")
     migrations = tmp_path / "migrations"
     shutil.copytree(migrations_dir(), migrations, ignore=shutil.ignore_patterns("__pycache__"))
-    (migrations / "versions" / "0002_priority.py").write_text(
+    (migrations / "versions" / "9999_priority.py").write_text(
         "import sqlalchemy as sa\n"
         "from alembic import op\n"
-        "revision = '0002'\n"
-        "down_revision = '0001'\n"
+        "revision = '9999'\n"
+        f"down_revision = '{head_revision()}'\n"
         "branch_labels = None\n"
         "depends_on = None\n"
         "def upgrade() -> None:\n"
@@ -193,10 +193,35 @@ def test_older_database_is_upgraded_in_place_on_postgres(
     with caplog.at_level(logging.WARNING, logger="annotator.store.open"):
         upgraded = open_database(pg_url, backup_dir=tmp_path / "b", migrations=migrations)
     try:
-        assert current_revision(upgraded) == "0002"
+        assert current_revision(upgraded) == "9999"
         with upgraded.session() as s:
             assert s.scalar(text("SELECT priority FROM traces")) == 3
     finally:
         upgraded.dispose()
     assert "pg_dump" in caplog.text
     assert not (tmp_path / "b").exists(), "no file copy of a server database"
+
+
+def test_search_past_its_time_budget_is_cancelled_on_postgres(db: Database) -> None:
+    """A phrase query rechecks every candidate row's text: slow on many near-misses."""
+    text_of = " ".join(f"filler{j}" for j in range(200))
+    turns = encode_turns(
+        (Turn(role=Role.USER, blocks=(Block(kind=BlockKind.TEXT, text=f"zz {text_of} yy"),)),)
+    )
+    with db.session() as s:
+        pid = add_project(s, "busy")
+        s.execute(
+            insert(TraceRow),
+            [
+                {"project_id": pid, "uid": f"t{i}", "source_format": "test", "turns_json": turns}
+                for i in range(5_000)
+            ],
+        )
+        last = add_trace(s, pid, "hit", "zz yy")
+    index_pending(db, batch_size=5_000)
+    with db.session() as s:
+        with pytest.raises(SearchTooBroadError, match="too broad"):
+            search_trace_ids(s, pid, '"zz yy"', timeout_s=0.001)
+        # The savepoint kept the transaction alive; the timeout is back to the server's own.
+        assert search_trace_ids(s, pid, '"zz yy"') == [last]
+        assert s.scalar(text("SHOW statement_timeout")) == "0"

@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from annotator.domain.trace import Block, BlockKind, Role, Turn
 from annotator.store.codec import encode_turns
 from annotator.store.database import Database
+from annotator.store.errors import SearchTooBroadError
 from annotator.store.models import AppState, Project, TraceRow
 from annotator.store.open import open_database
 from annotator.store.search import (
@@ -175,11 +176,11 @@ def test_phrase_search(db: Database) -> None:
 
 
 def test_parse_query() -> None:
-    terms = parse_query('foo "bar baz" qu* -- "x"')
+    terms = parse_query('foo "bar baz" quo* -- "x"')
     assert [(t.tokens, t.prefix) for t in terms] == [
         (("foo",), False),
         (("bar", "baz"), False),
-        (("qu",), True),
+        (("quo",), True),
         (("x",), False),
     ]
     assert len(parse_query(" ".join(f"w{i}" for i in range(1000)))) == 32
@@ -324,3 +325,34 @@ def test_search_query_walks_the_index_in_id_order(db: Database) -> None:
         )
     assert "VIRTUAL TABLE INDEX" in plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_short_prefix_is_a_whole_word() -> None:
+    assert [(t.tokens, t.prefix) for t in parse_query("a* ab* abc* x-* cat**")] == [
+        (("a",), False),
+        (("ab",), False),
+        (("abc",), True),
+        (("x",), False),
+        (("cat",), True),
+    ]
+
+
+def test_search_past_its_time_budget_is_cancelled(db: Database) -> None:
+    """Hits in another project are walked row by row: the deadline stops that walk."""
+    turns = encode_turns((Turn(role=Role.USER, blocks=(Block(kind=BlockKind.TEXT, text="zz"),)),))
+    with db.session() as s:
+        busy, small = add_project(s, "busy"), add_project(s, "small")
+        s.execute(
+            insert(TraceRow),
+            [
+                {"project_id": busy, "uid": f"t{i}", "source_format": "test", "turns_json": turns}
+                for i in range(20_000)
+            ],
+        )
+        last = add_trace(s, small, "only", "zz")
+    index_pending(db, batch_size=10_000)
+    with db.session() as s:
+        with pytest.raises(SearchTooBroadError, match="too broad"):
+            search_trace_ids(s, small, "zz", timeout_s=0.0)
+        # The session is still usable, and with the default budget the same search completes.
+        assert search_trace_ids(s, small, "zz") == [last]
