@@ -12,11 +12,13 @@ Labels exported by this app (``meta.extra["annotator_labels"]``) come back as la
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,7 +46,13 @@ from annotator.store.models import (
     ProjectMember,
     utcnow,
 )
-from annotator.store.trace_writer import PendingTrace, import_tuning, trace_ids, write_traces
+from annotator.store.trace_writer import (
+    PendingTrace,
+    import_tuning,
+    insert_rows,
+    prepare_rows,
+    trace_ids,
+)
 
 BATCH_TRACES = 500
 """Traces per transaction: large enough to amortise the commit, small enough to stay flat."""
@@ -96,7 +104,8 @@ class FileResult:
     sha256: str = ""
     size: int = 0
     formats: dict[str, int] = field(default_factory=dict)
-    records: int = 0
+    stored_records: int = 0
+    """Records whose traces are committed (the rest of ``records`` are the rejected ones)."""
     imported: int = 0
     duplicates: int = 0
     rejected: int = 0
@@ -109,6 +118,10 @@ class FileResult:
     batch_id: int | None = None
     seen_before: bool = False
     """The same bytes (sha256) were imported into this project before."""
+
+    @property
+    def records(self) -> int:
+        return self.stored_records + self.rejected
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -395,11 +408,92 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
+_STOP = object()
+
+
+class _Writer:
+    """The one thread that talks to the database during an import.
+
+    SQLite does its page writing, commits and checkpoints with the GIL released, so while this
+    thread stores one chunk the caller parses the next: on two cores the import takes about
+    max(parse, write) rather than their sum. Tasks run in submission order on one connection,
+    which never leaves this thread. The queue is short, so memory stays bounded (backpressure).
+    """
+
+    def __init__(self, db: Database, depth: int = 1) -> None:
+        self._db = db
+        self._tasks: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._ready = Future[None]()
+        self._thread = threading.Thread(target=self._serve, name="import-writer", daemon=True)
+        self._thread.start()
+        self._ready.result()
+
+    def _serve(self) -> None:
+        try:
+            with self._db.engine.connect() as conn, import_tuning(conn):
+                self._ready.set_result(None)
+                while True:
+                    task = self._tasks.get()
+                    if task is _STOP:
+                        break
+                    fn, future = task
+                    if self._error is not None:
+                        future.set_exception(self._error)
+                        continue
+                    try:
+                        future.set_result(fn(conn))
+                    except BaseException as exc:
+                        self._error = exc
+                        future.set_exception(exc)
+                if conn.in_transaction():
+                    conn.rollback()
+        except BaseException as exc:
+            if not self._ready.done():
+                self._ready.set_exception(exc)
+            elif self._error is None:
+                self._error = exc
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def submit(self, fn: Callable[[Connection], Any]) -> Future[Any]:
+        """Queue ``fn(conn)``; blocks while the queue is full. A failure of an earlier task is
+        raised here (and the tasks after it are not run)."""
+        self._raise_pending()
+        future: Future[Any] = Future()
+        self._tasks.put((fn, future))
+        return future
+
+    def call(self, fn: Callable[[Connection], Any]) -> Any:
+        """Run ``fn(conn)`` after everything queued and return its value."""
+        return self.submit(fn).result()
+
+    def discard_queued(self) -> None:
+        """Forget tasks not started yet (after Ctrl+C or cancel: their chunks are not stored)."""
+        while True:
+            try:
+                task = self._tasks.get_nowait()
+            except queue.Empty:
+                return
+            if task is not _STOP:
+                task[1].cancel()
+
+    def recover(self) -> None:
+        """Clear a failure so that clean-up tasks (batch status) can still run."""
+        self._error = None
+
+    def close(self) -> None:
+        self._tasks.put(_STOP)
+        self._thread.join()
+
+
 class _Run:
     def __init__(
         self,
-        db: Database,
-        conn: Connection,
+        writer: _Writer,
         project_id: int,
         summary: ImportSummary,
         *,
@@ -411,8 +505,7 @@ class _Run:
         bytes_total: int,
         n_files: int,
     ) -> None:
-        self.db = db
-        self.conn = conn
+        self.writer = writer
         self.project_id = project_id
         self.summary = summary
         self.format = format
@@ -427,9 +520,11 @@ class _Run:
         self.members: set[tuple[int, str]] = set()
         self._last_progress = 0.0
 
-    # transactions: one per chunk, or none of our own inside the strict run's single one
-    def tx(self) -> AbstractContextManager[Any]:
-        return nullcontext() if self.summary.strict else self.conn.begin()
+    # --- in the caller's thread -----------------------------------------------------------
+
+    def tx(self, conn: Connection) -> AbstractContextManager[Any]:
+        """One transaction per chunk, or none of our own inside a strict run's single one."""
+        return nullcontext() if self.summary.strict else conn.begin()
 
     def report(self, result: FileResult, index: int, bytes_done: int, force: bool = False) -> None:
         if self.progress is None:
@@ -458,67 +553,19 @@ class _Run:
         if self.cancel is not None and self.cancel.is_set():
             raise ImportCancelled
 
-    def start_batch(self, path: Path, result: FileResult) -> None:
-        with self.tx():
-            seen = self.conn.execute(
-                select(_BATCHES.c.id)
-                .where(
-                    _BATCHES.c.project_id == self.project_id,
-                    _BATCHES.c.file_sha256 == result.sha256,
-                    _BATCHES.c.status == "done",
-                )
-                .limit(1)
-            ).first()
-            result.seen_before = seen is not None
-            result.batch_id = _new_id(
-                self.conn,
-                insert(_BATCHES).values(
-                    project_id=self.project_id,
-                    file_path=str(path),
-                    file_sha256=result.sha256,
-                    file_size=result.size,
-                    format=self.format,
-                    imported_by=self.imported_by,
-                    status="running",
-                    n_records=0,
-                    n_imported=0,
-                    n_duplicates=0,
-                    n_rejected=0,
-                    started_at=utcnow(),
-                ),
-            )
-
-    def batch_values(self, result: FileResult, status: str | None = None) -> dict[str, Any]:
-        values: dict[str, Any] = {
-            "n_records": result.records,
-            "n_imported": result.imported,
-            "n_duplicates": result.duplicates,
-            "n_rejected": result.rejected,
-            "reject_file": result.reject_file,
-            "format": ",".join(sorted(result.formats)) or self.format,
-        }
-        if status is not None:
-            values["status"] = status
-            values["finished_at"] = utcnow()
-        return values
-
     def run_file(self, index: int, path: Path, result: FileResult) -> None:
         items = read_file(path, format=self.format)  # FormatError: file unreadable
         result.size = path.stat().st_size
         result.sha256 = _sha256(path)
-        self.start_batch(path, result)
+        self.writer.call(lambda conn: self.start_batch(conn, path, result))
         rejects = _RejectFile(self.reject_dir, path, result.batch_id)
         try:
             self._consume(index, path, items, result, rejects)
         finally:
             rejects.close()
-        with self.tx():
-            self.conn.execute(
-                update(_BATCHES)
-                .where(_BATCHES.c.id == result.batch_id)
-                .values(**self.batch_values(result, "done"))
-            )
+        self.writer.call(lambda conn: self.finish_batch(conn, result))
         result.status = "done"
+        self.report(result, index, result.size, force=True)
 
     def _consume(
         self,
@@ -572,7 +619,6 @@ class _Run:
                 self.report(result, index, bytes_done)
         self.check_cancel()
         self.flush(buffer, buffered_records, result)
-        self.report(result, index, result.size, force=True)
 
     def reject(
         self, error: RecordError, path: Path, result: FileResult, rejects: _RejectFile
@@ -580,84 +626,145 @@ class _Run:
         rejects.write(error, path)
         result.reject_file = str(rejects.path)
         result.rejected += 1
-        result.records += 1
         if len(result.errors) < ERROR_SAMPLE:
             result.errors.append(str(error))
         if self.summary.strict:
             raise _StrictStop(str(error))
 
     def flush(self, buffer: list[_Pending], n_records: int, result: FileResult) -> None:
-        """One transaction: the traces, their labels, the batch row's counts."""
+        """Encode the chunk here, store it on the writer thread."""
         if not buffer and not n_records:
             return
         assert result.batch_id is not None
-        with self.tx():
-            written = write_traces(
-                self.conn,
-                self.project_id,
-                result.batch_id,
-                [PendingTrace(p.trace, p.raw) for p in buffer],
+        rows = prepare_rows(
+            [PendingTrace(p.trace, p.raw) for p in buffer],
+            project_id=self.project_id,
+            batch_id=result.batch_id,
+        )
+        carrying = [p for p in buffer if p.labels or p.adjudications]
+        formats = Counter(p.trace.meta.source_format for p in buffer)
+        self.writer.submit(
+            lambda conn: self.store_chunk(conn, rows, carrying, formats, n_records, result)
+        )
+
+    # --- on the writer thread ---------------------------------------------------------------
+
+    def start_batch(self, conn: Connection, path: Path, result: FileResult) -> None:
+        with self.tx(conn):
+            seen = conn.execute(
+                select(_BATCHES.c.id)
+                .where(
+                    _BATCHES.c.project_id == self.project_id,
+                    _BATCHES.c.file_sha256 == result.sha256,
+                    _BATCHES.c.status == "done",
+                )
+                .limit(1)
+            ).first()
+            result.seen_before = seen is not None
+            result.batch_id = _new_id(
+                conn,
+                insert(_BATCHES).values(
+                    project_id=self.project_id,
+                    file_path=str(path),
+                    file_sha256=result.sha256,
+                    file_size=result.size,
+                    format=self.format,
+                    imported_by=self.imported_by,
+                    status="running",
+                    n_records=0,
+                    n_imported=0,
+                    n_duplicates=0,
+                    n_rejected=0,
+                    started_at=utcnow(),
+                ),
             )
+
+    def batch_values(self, result: FileResult, status: str | None = None) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "n_records": result.records,
+            "n_imported": result.imported,
+            "n_duplicates": result.duplicates,
+            "n_rejected": result.rejected,
+            "reject_file": result.reject_file,
+            "format": ",".join(sorted(result.formats)) or self.format,
+        }
+        if status is not None:
+            values["status"] = status
+            values["finished_at"] = utcnow()
+        return values
+
+    def finish_batch(self, conn: Connection, result: FileResult) -> None:
+        with self.tx(conn):
+            conn.execute(
+                update(_BATCHES)
+                .where(_BATCHES.c.id == result.batch_id)
+                .values(**self.batch_values(result, "done"))
+            )
+
+    def store_chunk(
+        self,
+        conn: Connection,
+        rows: list[dict[str, Any]],
+        carrying: list[_Pending],
+        formats: Counter[str],
+        n_records: int,
+        result: FileResult,
+    ) -> None:
+        """One transaction: the traces, their labels, the batch row's counts."""
+        with self.tx(conn):
+            written = insert_rows(conn, self.project_id, result.batch_id, rows)
             labels = adjs = 0
-            carrying = [p for p in buffer if p.labels or p.adjudications]
             if carrying:
-                labels, adjs = self.merge_labels(carrying)
-            formats = Counter(p.trace.meta.source_format for p in buffer)
-            counts = {
-                "records": result.records + n_records,
-                "imported": result.imported + written.inserted,
-                "duplicates": result.duplicates + written.duplicates,
-            }
-            self.conn.execute(
+                labels, adjs = self.merge_labels(conn, carrying)
+            stored = result.stored_records + n_records
+            conn.execute(
                 update(_BATCHES)
                 .where(_BATCHES.c.id == result.batch_id)
                 .values(
-                    n_records=counts["records"],
-                    n_imported=counts["imported"],
-                    n_duplicates=counts["duplicates"],
+                    n_records=stored + result.rejected,
+                    n_imported=result.imported + written.inserted,
+                    n_duplicates=result.duplicates + written.duplicates,
                     n_rejected=result.rejected,
                     reject_file=result.reject_file,
                     format=",".join(sorted(set(result.formats) | set(formats))) or self.format,
                 )
             )
         # Counted only once committed, so a cancelled run reports what is really stored.
-        result.records = counts["records"]
-        result.imported = counts["imported"]
-        result.duplicates = counts["duplicates"]
+        result.stored_records = stored
+        result.imported += written.inserted
+        result.duplicates += written.duplicates
         result.labels += labels
         result.adjudications += adjs
         for name, n in formats.items():
             result.formats[name] = result.formats.get(name, 0) + n
 
-    # --- labels ---------------------------------------------------------------------------
-
-    def person(self, name: str, role: str) -> int:
+    def person(self, conn: Connection, name: str, role: str) -> int:
         person_id = self.people.get(name)
         if person_id is None:
-            person_id = self.conn.execute(
+            person_id = conn.execute(
                 select(_ANNOTATORS.c.id).where(_ANNOTATORS.c.name == name)
             ).scalar()
             if person_id is None:
                 person_id = _new_id(
-                    self.conn, insert(_ANNOTATORS).values(name=name, created_at=utcnow())
+                    conn, insert(_ANNOTATORS).values(name=name, created_at=utcnow())
                 )
             self.people[name] = int(person_id)
         person_id = self.people[name]
         if (person_id, role) not in self.members:
-            member = self.conn.execute(
+            member = conn.execute(
                 select(_MEMBERS.c.role).where(
                     _MEMBERS.c.project_id == self.project_id,
                     _MEMBERS.c.annotator_id == person_id,
                 )
             ).first()
             if member is None:
-                self.conn.execute(
+                conn.execute(
                     insert(_MEMBERS).values(
                         project_id=self.project_id, annotator_id=person_id, role=role
                     )
                 )
             elif role == "lead" and member.role != "lead":
-                self.conn.execute(
+                conn.execute(
                     update(_MEMBERS)
                     .where(
                         _MEMBERS.c.project_id == self.project_id,
@@ -668,26 +775,26 @@ class _Run:
             self.members.add((person_id, role))
         return person_id
 
-    def merge_labels(self, carrying: list[_Pending]) -> tuple[int, int]:
+    def merge_labels(self, conn: Connection, carrying: list[_Pending]) -> tuple[int, int]:
         """Add each carried label unless the annotator already has one at least as new; add
         adjudications not already present. Also for traces that were duplicates."""
-        ids = trace_ids(self.conn, self.project_id, (p.trace.uid for p in carrying))
+        ids = trace_ids(conn, self.project_id, (p.trace.uid for p in carrying))
         n_labels = n_adjs = 0
         for pending in carrying:
             trace_id = ids.get(pending.trace.uid)
             if trace_id is None:  # pragma: no cover - written just above in this transaction
                 continue
             for label in pending.labels:
-                if self.merge_label(trace_id, label):
+                if self.merge_label(conn, trace_id, label):
                     n_labels += 1
             for adj in pending.adjudications:
-                if self.add_adjudication(trace_id, adj):
+                if self.add_adjudication(conn, trace_id, adj):
                     n_adjs += 1
         return n_labels, n_adjs
 
-    def merge_label(self, trace_id: int, label: _ImportedLabel) -> bool:
-        annotator_id = self.person(label.annotator, "labeler")
-        existing = self.conn.execute(
+    def merge_label(self, conn: Connection, trace_id: int, label: _ImportedLabel) -> bool:
+        annotator_id = self.person(conn, label.annotator, "labeler")
+        existing = conn.execute(
             select(_LABELS.c.id, _LABELS.c.submitted_at).where(
                 _LABELS.c.trace_id == trace_id, _LABELS.c.annotator_id == annotator_id
             )
@@ -702,7 +809,7 @@ class _Run:
             "with_suggestions": False,
         }
         if existing is None:
-            self.conn.execute(
+            conn.execute(
                 insert(_LABELS).values(
                     project_id=self.project_id,
                     trace_id=trace_id,
@@ -717,12 +824,12 @@ class _Run:
             ours = _naive_utc(existing.submitted_at)
             if theirs is None or (ours is not None and theirs <= ours):
                 return False
-            self.conn.execute(
+            conn.execute(
                 update(_LABELS)
                 .where(_LABELS.c.id == existing.id)
                 .values(updated_at=label.submitted_at, submitted_at=label.submitted_at, **values)
             )
-        self.conn.execute(
+        conn.execute(
             insert(_EVENTS).values(
                 project_id=self.project_id,
                 trace_id=trace_id,
@@ -734,9 +841,9 @@ class _Run:
         )
         return True
 
-    def add_adjudication(self, trace_id: int, adj: _ImportedAdjudication) -> bool:
-        lead_id = self.person(adj.lead, "lead")
-        same = self.conn.execute(
+    def add_adjudication(self, conn: Connection, trace_id: int, adj: _ImportedAdjudication) -> bool:
+        lead_id = self.person(conn, adj.lead, "lead")
+        same = conn.execute(
             select(_ADJUDICATIONS.c.id).where(
                 _ADJUDICATIONS.c.trace_id == trace_id,
                 _ADJUDICATIONS.c.lead_id == lead_id,
@@ -747,7 +854,7 @@ class _Run:
         ).first()
         if same is not None:
             return False
-        self.conn.execute(
+        conn.execute(
             insert(_ADJUDICATIONS).values(
                 project_id=self.project_id,
                 trace_id=trace_id,
@@ -760,16 +867,21 @@ class _Run:
         )
         return True
 
-    def close_batch(self, result: FileResult, status: str, *, rolled_back: bool = False) -> None:
+    def close_batch(
+        self, conn: Connection, result: FileResult, status: str, *, rolled_back: bool = False
+    ) -> None:
         """Record how a file ended when the run stopped early (its own short transaction)."""
+        if conn.in_transaction():
+            conn.rollback()
         if rolled_back:
-            result.imported = result.duplicates = result.labels = result.adjudications = 0
+            result.stored_records = result.imported = result.duplicates = 0
+            result.labels = result.adjudications = 0
             result.formats = {}
         values = self.batch_values(result, status)
-        with self.conn.begin():
+        with conn.begin():
             if rolled_back or result.batch_id is None:
                 result.batch_id = _new_id(
-                    self.conn,
+                    conn,
                     insert(_BATCHES).values(
                         project_id=self.project_id,
                         file_path=result.file,
@@ -781,9 +893,16 @@ class _Run:
                     ),
                 )
             else:
-                self.conn.execute(
+                conn.execute(
                     update(_BATCHES).where(_BATCHES.c.id == result.batch_id).values(**values)
                 )
+
+
+def _checkpoint(conn: Connection) -> None:
+    """Fold the write-ahead log into the database file now, as part of the import's time."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").all()
+        conn.commit()
 
 
 def import_files(
@@ -814,21 +933,22 @@ def import_files(
     sizes = [p.stat().st_size if p.is_file() else 0 for p in files]
     started = time.monotonic()
     interrupted = False
-    with db.engine.connect() as conn, import_tuning(conn):
-        run = _Run(
-            db,
-            conn,
-            project_id,
-            summary,
-            format=format,
-            imported_by=imported_by,
-            reject_dir=reject_dir if reject_dir is not None else resolve_paths().data / "rejects",
-            progress=progress,
-            cancel=cancel,
-            bytes_total=sum(sizes),
-            n_files=len(files),
-        )
-        outer = conn.begin() if strict else None
+    writer = _Writer(db)
+    run = _Run(
+        writer,
+        project_id,
+        summary,
+        format=format,
+        imported_by=imported_by,
+        reject_dir=reject_dir if reject_dir is not None else resolve_paths().data / "rejects",
+        progress=progress,
+        cancel=cancel,
+        bytes_total=sum(sizes),
+        n_files=len(files),
+    )
+    try:
+        if strict:
+            writer.call(lambda conn: conn.begin())
         current: FileResult | None = None
         try:
             for index, (path, result) in enumerate(zip(files, results, strict=True)):
@@ -842,32 +962,51 @@ def import_files(
                     if strict:
                         raise _StrictStop(result.error) from None
                     if result.batch_id is not None:
-                        with conn.begin():
-                            conn.execute(
-                                update(_BATCHES)
-                                .where(_BATCHES.c.id == result.batch_id)
-                                .values(**run.batch_values(result, "failed"))
-                            )
+                        writer.call(
+                            lambda conn, r=result: run.close_batch(conn, r, "failed")  # type: ignore[misc]
+                        )
                 run.bytes_before += sizes[index]
-            if outer is not None:
-                outer.commit()
+            writer.call(lambda conn: conn.commit() if strict else None)
+            writer.call(_checkpoint)
         except _StrictStop as stop:
-            if outer is not None:
-                outer.rollback()
+            writer.discard_queued()
+            writer.recover()
             summary.stopped = stop.message
             for result in summary.files:
                 result.status = "failed" if result is current else "rolled_back"
-                run.close_batch(result, "failed", rolled_back=True)
+                writer.call(
+                    lambda conn, r=result: run.close_batch(conn, r, "failed", rolled_back=True)  # type: ignore[misc]
+                )
         except (ImportCancelled, KeyboardInterrupt) as exc:
             interrupted = isinstance(exc, KeyboardInterrupt)
-            if conn.in_transaction():
-                conn.rollback()
+            # Chunks already handed to the writer are complete: they are stored, then the rows
+            # are marked (a strict run rolls everything back instead).
+            if strict:
+                writer.discard_queued()
+            writer.recover()
             summary.cancelled = True
             for result in summary.files:
                 if result.status == "running" or strict:
                     result.status = "cancelled"
-                    run.close_batch(result, "cancelled", rolled_back=strict)
-        summary.import_seconds = time.monotonic() - started
+                    writer.call(
+                        lambda conn, r=result: run.close_batch(  # type: ignore[misc]
+                            conn, r, "cancelled", rolled_back=strict
+                        )
+                    )
+        except Exception:
+            # A database failure: what was committed stays; the batch rows say so.
+            writer.discard_queued()
+            writer.recover()
+            for result in summary.files:
+                if result.status == "running":
+                    result.status = "failed"
+                    writer.call(
+                        lambda conn, r=result: run.close_batch(conn, r, "failed")  # type: ignore[misc]
+                    )
+            raise
+    finally:
+        writer.close()
+    summary.import_seconds = time.monotonic() - started
     if interrupted:
         raise KeyboardInterrupt
     if not summary.cancelled and not summary.stopped:

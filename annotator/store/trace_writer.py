@@ -133,34 +133,40 @@ def existing_uids(conn: Connection, project_id: int, uids: Iterable[str]) -> set
     return found
 
 
-def write_traces(
-    conn: Connection,
-    project_id: int,
-    batch_id: int | None,
-    items: Sequence[PendingTrace],
-) -> WriteResult:
-    """Insert ``items`` in the caller's transaction; uids already present (in the database or
-    earlier in ``items``) count as duplicates and are left alone."""
-    if not items:
-        return WriteResult(0, 0, ())
-    known = existing_uids(conn, project_id, (p.trace.uid for p in items))
+def prepare_rows(
+    items: Sequence[PendingTrace], *, project_id: int, batch_id: int | None
+) -> list[dict[str, Any]]:
+    """Row values for ``items``: the CPU half of a write, which needs no connection (an importer
+    can build the next chunk while the database writes this one)."""
     now = utcnow()
-    rows: list[dict[str, Any]] = []
+    return [
+        trace_values(
+            item.trace, project_id=project_id, batch_id=batch_id, raw=item.raw, imported_at=now
+        )
+        for item in items
+    ]
+
+
+def insert_rows(
+    conn: Connection, project_id: int, batch_id: int | None, rows: Sequence[dict[str, Any]]
+) -> WriteResult:
+    """Insert prepared rows in the caller's transaction; uids already present (in the database or
+    earlier in ``rows``) count as duplicates and are left alone."""
+    if not rows:
+        return WriteResult(0, 0, ())
+    known = existing_uids(conn, project_id, (row["uid"] for row in rows))
+    fresh: list[dict[str, Any]] = []
     uids: list[str] = []
-    for item in items:
-        uid = item.trace.uid
+    for row in rows:
+        uid = row["uid"]
         if uid in known:
             continue
         known.add(uid)
         uids.append(uid)
-        rows.append(
-            trace_values(
-                item.trace, project_id=project_id, batch_id=batch_id, raw=item.raw, imported_at=now
-            )
-        )
-    if rows:
-        result = conn.execute(_insert_ignoring_duplicates(conn), rows)
-        if result.rowcount != len(rows):
+        fresh.append(row)
+    if fresh:
+        result = conn.execute(_insert_ignoring_duplicates(conn), fresh)
+        if result.rowcount != len(fresh):
             # Another writer took some of these uids in between (or the driver cannot count):
             # what is ours is what carries this batch id.
             mine = set(
@@ -173,7 +179,18 @@ def write_traces(
                 ).scalars()
             )
             uids = [u for u in uids if u in mine]
-    return WriteResult(len(uids), len(items) - len(uids), tuple(uids))
+    return WriteResult(len(uids), len(rows) - len(uids), tuple(uids))
+
+
+def write_traces(
+    conn: Connection,
+    project_id: int,
+    batch_id: int | None,
+    items: Sequence[PendingTrace],
+) -> WriteResult:
+    """Insert ``items`` in the caller's transaction (see :func:`insert_rows`)."""
+    rows = prepare_rows(items, project_id=project_id, batch_id=batch_id)
+    return insert_rows(conn, project_id, batch_id, rows)
 
 
 def trace_ids(conn: Connection, project_id: int, uids: Iterable[str]) -> dict[str, int]:

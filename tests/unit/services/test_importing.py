@@ -244,16 +244,21 @@ def test_keyboard_interrupt_leaves_the_database_consistent(
 ) -> None:
     monkeypatch.setattr(importing, "BATCH_TRACES", 100)
     path = write_jsonl(tmp_path / "big.jsonl", [orjson.dumps(chat(i)) for i in range(450)])
+    real_read_file = importing.read_file
 
-    def interrupt(progress: ImportProgress) -> None:
-        if progress.imported >= 100:
-            raise KeyboardInterrupt
+    def ctrl_c_at_record_250(path: Path, *, format: str | None = None) -> Iterator[Any]:
+        for n, item in enumerate(real_read_file(path, format=format), start=1):
+            if n == 250:
+                raise KeyboardInterrupt
+            yield item
 
+    monkeypatch.setattr(importing, "read_file", ctrl_c_at_record_250)
     with pytest.raises(KeyboardInterrupt):
-        import_files(db, "p", [path], progress=interrupt, reject_dir=tmp_path)
+        import_files(db, "p", [path], reject_dir=tmp_path)
     (row,) = batches(db)
     assert row.status == "cancelled"
-    assert row.n_imported == count(db, TraceRow) == 100
+    assert row.n_imported == count(db, TraceRow) == 200
+    assert row.n_records == 200
 
 
 def test_strict_interrupt_rolls_back_everything(
