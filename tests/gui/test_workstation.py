@@ -247,7 +247,9 @@ def test_settings_restore_layout_and_theme(
     from annotator.settings import load_settings
 
     window = open_window(project_db)
-    window.splitter.setSizes([300, 500, 400])
+    window.resize(780, 700)  # fits the offscreen screen, so restoring it is not clamped
+    qtbot.waitUntil(lambda: window.width() == 780)
+    window.splitter.setSizes([250, 200, 330])
     window.set_theme("dark")
     window.close()
     saved = load_settings(tmp_path / "settings.json")
@@ -255,7 +257,8 @@ def test_settings_restore_layout_and_theme(
     assert saved.last_project == "P"
     assert saved.window_geometry
     again = open_window(project_db, settings=saved)
-    assert again.splitter.sizes()[0] == saved.splitter_sizes[0]
+    assert again.size() == window.size()
+    assert again.splitter.sizes() == saved.splitter_sizes
     again.set_theme("light")
 
 
