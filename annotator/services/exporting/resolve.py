@@ -25,7 +25,7 @@ def parse_steps(steps: Sequence[str] | str) -> tuple[str, ...]:
     """``"adjudicated,majority"`` or a sequence, validated and without repeats."""
     items = steps.split(",") if isinstance(steps, str) else list(steps)
     out: list[str] = []
-    for item in (s.strip() for s in items):
+    for item in (s.strip() for s in items if s.strip()):
         if item not in RESOLVE_STEPS:
             raise ValueError(
                 f"unknown resolution step {item!r}; choose from {', '.join(RESOLVE_STEPS)}"

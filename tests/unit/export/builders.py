@@ -173,9 +173,9 @@ def build(db: Database, project: str = "p", n: int = 60, *, gold: bool = True) -
                     input_tokens=10 + i,
                     n_turns=len(turns),
                     preview=f"p{i}",
-                    meta_extra='{"k": %d}' % i,
+                    meta_extra=f'{{"k": {i}}}',
                     turns_json=encode_turns(turns),
-                    original=b'{"id": "t%03d", "messages": []}' % i,
+                    original=f'{{"id": "t{i:03d}", "messages": []}}'.encode(),
                     is_gold=gold and i == 5,
                 )
             )
