@@ -454,3 +454,55 @@ def test_prefetch_fills_the_markdown_cache(view: TraceView, qtbot: QtBot) -> Non
     assert markdown.cached_tokens(unique) is None
     view.prefetch(trace)
     qtbot.waitUntil(lambda: markdown.cached_tokens(unique) is not None, timeout=2000)
+
+
+def test_markdown_over_budget_is_upgraded_in_idle_time(view: TraceView, qtbot: QtBot) -> None:
+    from annotator.gui.trace_view import markdown
+
+    blocks = []
+    for n in range(4):
+        body = "\n\n".join(
+            f"### Part {n}.{i}\n\nSome **bold** text and `code` number {n}-{i}.\n\n| a | b |\n|---|---|\n| {n} | {i} |"
+            for i in range(250)
+        )
+        assert 10_000 < len(body) < markdown.MARKDOWN_LIMIT
+        blocks.append(Block(kind=BlockKind.TEXT, text=body))
+    reasoning = Block(kind=BlockKind.REASONING, text="thinking " * 50)
+    trace = Trace(
+        uid="budget",
+        turns=(Turn(role=Role.ASSISTANT, blocks=(reasoning, *blocks)),),
+        meta=TraceMeta(source_format="x"),
+    )
+    view.set_trace(trace)
+    assert view.deferred_markdown >= 1
+    assert "### Part 3.0" in plain(view)  # shown verbatim for now
+    # the labeler collapses the reasoning, selects and scrolls meanwhile
+    view._set_block_collapsed(view._map.blocks[0], True)
+    pos = doc_pos(view, "number 1-5.")
+    select(view, pos, pos + len("number 1-5"))
+    before = view.selected_span()
+    assert before is not None
+    qtbot.waitUntil(lambda: view.deferred_markdown == 0, timeout=10_000)
+    text = plain(view)
+    assert "### Part" not in text
+    tables = [
+        f for f in view.browser.document().rootFrame().childFrames() if isinstance(f, QTextTable)
+    ]
+    assert len(tables) == 1000
+    assert view._map.blocks[0].collapsed
+    assert not view.browser.document().findBlock(doc_pos(view, "thinking")).isVisible()
+    assert view.selected_span() == before
+
+
+def test_pointing_hand_over_reasoning_headings(view: TraceView, qtbot: QtBot) -> None:
+    view.set_trace(samples.rich_trace())
+    viewport = view.browser.viewport()
+
+    def at(needle: str) -> QPoint:
+        rect = view.browser.cursorRect(view._cursor_at(doc_pos(view, needle) + 2))
+        return rect.center()
+
+    qtbot.mouseMove(viewport, at("Reasoning · 398"))
+    qtbot.waitUntil(lambda: viewport.cursor().shape() == Qt.CursorShape.PointingHandCursor)
+    qtbot.mouseMove(viewport, at("The user wants"))
+    qtbot.waitUntil(lambda: viewport.cursor().shape() == Qt.CursorShape.IBeamCursor)

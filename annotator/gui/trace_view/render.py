@@ -167,6 +167,16 @@ class RenderMap:
             return None
         return EvidenceSpan(turn=rb.turn, block=rb.index, start=s, end=e, text=src[s:e])
 
+    def position_of(self, turn: int, index: int, src: int) -> int | None:
+        """Document position showing source offset ``src`` of a block (exact runs only)."""
+        rb = self.get(turn, index)
+        if rb is None:
+            return None
+        for seg in rb.segments:
+            if seg.omap is not None and seg.src_start <= src < seg.src_end():
+                return seg.to_doc(src)
+        return None
+
     def doc_range(self, span: EvidenceSpan) -> tuple[int, int] | None:
         """Document range showing ``span`` (None if its block is not shown)."""
         rb = self.get(span.turn, span.block)
@@ -240,14 +250,25 @@ def body_blocks(doc: QTextDocument, rb: RenderedBlock) -> Iterator[QTextBlock]:
 class DocumentBuilder:
     """Writes a trace into an empty QTextDocument; :meth:`build` returns the position map."""
 
-    def __init__(self, doc: QTextDocument, styles: Styles, *, collapsed: bool) -> None:
+    def __init__(
+        self,
+        doc: QTextDocument,
+        styles: Styles,
+        *,
+        collapsed: bool,
+        overrides: dict[tuple[int, int], bool] | None = None,
+        markdown_budget: int = MARKDOWN_BUDGET,
+    ) -> None:
         self.doc = doc
         self.st = styles
         self.collapsed = collapsed
+        self.overrides = overrides or {}
+        """Per-block collapse state (turn, block) that wins over ``collapsed``."""
         self.c = QTextCursor(doc)
         self._first = True
-        self.markdown_budget = MARKDOWN_BUDGET
-        self.deferred_markdown = 0
+        self.markdown_budget = markdown_budget
+        self.deferred: list[str] = []
+        """Markdown texts shown plain because the budget ran out (parse them, then rebuild)."""
 
     # ---- formats -----------------------------------------------------------------------------
 
@@ -405,7 +426,7 @@ class DocumentBuilder:
                 self.markdown_budget -= len(text)
                 tokens = markdown.parse(text)
             elif tokens is None:
-                self.deferred_markdown += 1
+                self.deferred.append(text)
         if tokens is not None and not markdown.is_trivial(tokens):
             self._markdown_body(rb, tokens)
         else:
@@ -417,7 +438,8 @@ class DocumentBuilder:
         head.setLeftMargin(0)
         self._block(head, self._char())
         hstart = self.c.position()
-        arrow = COLLAPSED if self.collapsed else EXPANDED
+        collapsed = self.overrides.get((rb.turn, rb.index), self.collapsed)
+        arrow = COLLAPSED if collapsed else EXPANDED
         self.c.insertText(f"{arrow} ", self._char(self.st.muted, bold=True))
         title = "Reasoning summary" if block.summary else "Reasoning"
         self.c.insertText(title, self._char(bold=True))
@@ -439,7 +461,7 @@ class DocumentBuilder:
                 ],
             )
         rb.collapsible = True
-        rb.collapsed = self.collapsed
+        rb.collapsed = collapsed
 
     def redacted_block(self, rb: RenderedBlock) -> None:
         self._line(

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QKeySequence,
     QMouseEvent,
@@ -26,16 +26,22 @@ from annotator.domain.label import EvidenceSpan
 from annotator.domain.trace import BlockKind, Trace
 from annotator.gui.trace_view import highlight, markdown
 from annotator.gui.trace_view.find_bar import FindBar
-from annotator.gui.trace_view.render import DocumentBuilder, RenderMap, set_collapsed
+from annotator.gui.trace_view.render import (
+    MARKDOWN_BUDGET,
+    DocumentBuilder,
+    RenderMap,
+    set_collapsed,
+)
 from annotator.gui.trace_view.styles import Styles
 
 
 class SafeBrowser(QTextBrowser):
     """A QTextBrowser that loads nothing: every resource request is refused and recorded."""
 
-    clickedAt = Signal(
-        int, int, bool
-    )  # document position (exact hit or -1), fuzzy position, dragged
+    clickedAt = Signal(int, int, bool)
+    """Left click: exact document position (-1 off text), fuzzy position, whether it was a drag."""
+    hoveredAt = Signal(int)
+    """Fuzzy document position under the mouse while no button is pressed."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,6 +67,17 @@ class SafeBrowser(QTextBrowser):
         self._press = event.position().toPoint()
         super().mousePressEvent(event)
 
+    def _doc_point(self, pos: QPoint) -> QPointF:
+        scroll = QPoint(self.horizontalScrollBar().value(), self.verticalScrollBar().value())
+        return (pos + scroll).toPointF()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        super().mouseMoveEvent(event)
+        if event.buttons() == Qt.MouseButton.NoButton:
+            point = self._doc_point(event.position().toPoint())
+            layout = self.document().documentLayout()
+            self.hoveredAt.emit(layout.hitTest(point, Qt.HitTestAccuracy.FuzzyHit))
+
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         super().mouseReleaseEvent(event)
         if event.button() != Qt.MouseButton.LeftButton or self._press is None:
@@ -68,10 +85,10 @@ class SafeBrowser(QTextBrowser):
         pos = event.position().toPoint()
         dragged = (pos - self._press).manhattanLength() > 4 or self.textCursor().hasSelection()
         self._press = None
-        point = pos + QPoint(self.horizontalScrollBar().value(), self.verticalScrollBar().value())
+        point = self._doc_point(pos)
         layout = self.document().documentLayout()
-        exact = layout.hitTest(point.toPointF(), Qt.HitTestAccuracy.ExactHit)
-        fuzzy = layout.hitTest(point.toPointF(), Qt.HitTestAccuracy.FuzzyHit)
+        exact = layout.hitTest(point, Qt.HitTestAccuracy.ExactHit)
+        fuzzy = layout.hitTest(point, Qt.HitTestAccuracy.FuzzyHit)
         self.clickedAt.emit(exact, fuzzy, dragged)
 
 
@@ -107,9 +124,9 @@ class TraceView(QWidget):
         self._prefetch_timer.setSingleShot(True)
         self._prefetch_timer.setInterval(0)
         self._prefetch_timer.timeout.connect(self._prefetch_step)
-        self.deferred_markdown = 0
-        """Text blocks of the current trace shown plain because the markdown budget ran out."""
+        self._deferred: list[str] = []
         self.browser.clickedAt.connect(self._on_click)
+        self.browser.hoveredAt.connect(self._on_hover)
         self.find_bar.queryChanged.connect(self._on_query)
         self.find_bar.nextRequested.connect(lambda: self._step(1))
         self.find_bar.previousRequested.connect(lambda: self._step(-1))
@@ -132,6 +149,12 @@ class TraceView(QWidget):
     def set_trace(self, trace: Trace | None, spans: Sequence[EvidenceSpan] = ()) -> None:
         """Show ``trace`` (None: an empty view) with ``spans`` highlighted, scrolled to the top."""
         self._trace = trace
+        self._spans = list(spans)
+        self._render({}, MARKDOWN_BUDGET)
+        self.browser.verticalScrollBar().setValue(0)
+
+    def _render(self, overrides: dict[tuple[int, int], bool], budget: int) -> None:
+        trace = self._trace
         doc = QTextDocument(self.browser)
         doc.setUndoRedoEnabled(False)
         doc.setDefaultFont(self.font())
@@ -139,27 +162,71 @@ class TraceView(QWidget):
         option = QTextOption()
         option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         doc.setDefaultTextOption(option)
-        self.deferred_markdown = 0
+        self._deferred = []
         if trace is None:
             self._map = RenderMap([])
         else:
-            builder = DocumentBuilder(doc, self._styles, collapsed=self._collapsed)
+            builder = DocumentBuilder(
+                doc,
+                self._styles,
+                collapsed=self._collapsed,
+                overrides=overrides,
+                markdown_budget=budget,
+            )
             self._map = builder.build(trace)
-            self.deferred_markdown = builder.deferred_markdown
+            self._deferred = builder.deferred
+            if self._deferred:
+                self._prefetch_timer.start()
         old = self._doc
         self.browser.setDocument(doc)
         self._doc = doc
         if old is not None:
             old.deleteLater()
         self._plain = None
-        self._spans = list(spans)
         self._matches = []
         self._current = -1
         if self.find_bar.isVisible() and self._query:
             self._run_find()
         else:
             self._refresh_selections()
-        self.browser.verticalScrollBar().setValue(0)
+
+    def _rerender(self) -> None:
+        """Rebuild the document for the same trace, keeping what the labeler sees.
+
+        Used when deferred markdown has been parsed and when the palette changes: per-block
+        collapse state, the selection and the passage at the top of the view are restored.
+        """
+        if self._trace is None:
+            return
+        bar = self.browser.verticalScrollBar()
+        value = bar.value()
+        anchor = None
+        top = self.browser.cursorForPosition(QPoint(0, 0)).position()
+        rb = self._map.block_at(top)
+        seg = rb.segment_at(top) if rb is not None else None
+        if rb is not None and seg is not None and seg.omap is not None:
+            dy = self.browser.cursorRect(self._cursor_at(top)).top()
+            anchor = (rb.turn, rb.index, seg.to_src(top), dy)
+        selection = self.selected_span()
+        overrides = {(b.turn, b.index): b.collapsed for b in self._map.blocks if b.collapsible}
+        self._render(overrides, 1 << 62)
+        if selection is not None:
+            rng = self._map.doc_range(selection)
+            if rng is not None:
+                cursor = self._cursor_at(rng[0])
+                cursor.setPosition(rng[1], QTextCursor.MoveMode.KeepAnchor)
+                self.browser.setTextCursor(cursor)
+        pos = self._map.position_of(*anchor[:3]) if anchor is not None else None
+        if anchor is not None and pos is not None:
+            rect = self.browser.cursorRect(self._cursor_at(pos))
+            bar.setValue(bar.value() + rect.top() - anchor[3])
+        else:
+            bar.setValue(value)
+
+    def _cursor_at(self, pos: int) -> QTextCursor:
+        cursor = QTextCursor(self.browser.document())
+        cursor.setPosition(pos)
+        return cursor
 
     def set_spans(self, spans: Sequence[EvidenceSpan]) -> None:
         self._spans = list(spans)
@@ -336,17 +403,32 @@ class TraceView(QWidget):
                 self.spanClicked.emit(index)
                 return
 
+    @property
+    def deferred_markdown(self) -> int:
+        """Text blocks shown plain for now because the markdown budget ran out."""
+        return len(self._deferred)
+
+    def _on_hover(self, fuzzy: int) -> None:
+        """A pointing hand over reasoning headings (they toggle on click), else the text beam."""
+        heading = fuzzy >= 0 and self._map.heading_at(fuzzy) is not None
+        shape = Qt.CursorShape.PointingHandCursor if heading else Qt.CursorShape.IBeamCursor
+        viewport = self.browser.viewport()
+        if viewport.cursor().shape() != shape:
+            viewport.setCursor(shape)
+
     def _prefetch_step(self) -> None:
-        if self._prefetch:
+        """Idle work, one block per turn: deferred markdown of this trace first, then prefetch."""
+        if self._deferred:
+            markdown.parse(self._deferred.pop())
+            if not self._deferred:
+                self._rerender()
+        elif self._prefetch:
             markdown.parse(self._prefetch.pop())
-        if self._prefetch:
+        if self._deferred or self._prefetch:
             self._prefetch_timer.start()
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
             self._styles = Styles.from_palette(self.palette(), self.font())
-            if self._trace is not None:
-                value = self.browser.verticalScrollBar().value()
-                self.set_trace(self._trace, self._spans)
-                self.browser.verticalScrollBar().setValue(value)
+            self._rerender()
