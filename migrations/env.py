@@ -9,16 +9,21 @@ SQLite cannot ALTER most things, so migrations run in batch mode there (as meali
 
 from __future__ import annotations
 
+import logging
 import os
+from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import pool
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
-from annotator.store.database import make_engine
+from annotator.store.open import migration_engine
 from annotator.store.revisions import include_object, orm_metadata
 
 config = context.config
+if config.config_file_name and not logging.getLogger().handlers:
+    # The alembic command line (a developer): show "Running upgrade ..." lines. The app and the
+    # tests configure logging themselves.
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 target_metadata = orm_metadata()
 
 
@@ -62,7 +67,8 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = make_engine(_url(), poolclass=pool.NullPool)
+    # The app's migration engine: one BEGIN IMMEDIATE transaction, foreign keys off on SQLite.
+    engine = migration_engine(make_url(_url()))
     try:
         with engine.begin() as conn:
             _configure(conn)

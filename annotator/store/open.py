@@ -197,7 +197,7 @@ def _upgrade(engine: Engine, url: URL, migrations: Path | None) -> None:
         with engine.begin() as conn:
             command.upgrade(alembic_config(migrations, conn), "head")
         return
-    migrator = _migration_engine(url)
+    migrator = migration_engine(url)
     try:
         with migrator.begin() as conn:
             if conn.dialect.name == "postgresql":
@@ -219,7 +219,7 @@ def _upgrade(engine: Engine, url: URL, migrations: Path | None) -> None:
         migrator.dispose()
 
 
-def _migration_engine(url: URL) -> Engine:
+def migration_engine(url: URL) -> Engine:
     """A private engine for the upgrade. On SQLite, the stdlib driver would commit before every DDL
     statement and batch migrations recreate tables, so: our own BEGIN IMMEDIATE (one atomic upgrade;
     concurrent openers wait) and foreign keys off while tables are rebuilt (checked before commit)."""

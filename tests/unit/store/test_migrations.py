@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+from argparse import Namespace
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
@@ -112,3 +115,17 @@ def test_offline_sql_renders_for_both_dialects(capsys: pytest.CaptureFixture[str
         out = capsys.readouterr().out
         assert "CREATE TABLE traces" in out
         assert marker in out
+
+
+def test_developer_alembic_ini_points_at_the_same_migrations(tmp_path: Path) -> None:
+    """``alembic -x url=... upgrade head`` from the repository top works like the app."""
+    ini = Path(__file__).resolve().parents[3] / "alembic.ini"
+    config = Config(ini)
+    assert Path(config.get_main_option("script_location") or "") == migrations_dir()
+    config.cmd_opts = Namespace(x=[f"url=sqlite:///{tmp_path / 'dev.sqlite3'}"])
+    command.upgrade(config, "head")
+    with sqlite3.connect(tmp_path / "dev.sqlite3") as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (
+            head_revision(),
+        )
+    conn.close()
