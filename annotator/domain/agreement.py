@@ -28,8 +28,9 @@ DEFAULT_BOOTSTRAP = 1000
 DEFAULT_CONFIDENCE = 0.95
 _MAX_MULTINOMIAL_PATTERNS = 20_000
 """Above this many distinct rows a replicate draws item indices instead of pattern counts."""
-_GATHER_CHUNK_CELLS = 4_000_000
-"""Bootstrap replicates are drawn in chunks of about this many item indices (memory bound)."""
+_GATHER_CHUNK_CELLS = 1_000_000
+"""Item-by-item replicates are drawn in chunks of about this many indices: small enough for the
+count vectors to stay in cache, large enough for the matrix product to be efficient."""
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -140,7 +141,7 @@ def bootstrap_sums(
         picked = rng.integers(0, n, size=(rows, n), dtype=np.int64)
         picked += (np.arange(rows, dtype=np.int64) * n)[:, None]
         counts = np.bincount(picked.ravel(), minlength=rows * n).reshape(rows, n)
-        out[start : start + rows] = counts @ per_item
+        out[start : start + rows] = counts.astype(np.float64) @ per_item
     return out
 
 
