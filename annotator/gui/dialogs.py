@@ -178,7 +178,12 @@ class FlagDialog(QDialog):
         for seq in ("Ctrl+Return", "Ctrl+Enter"):
             send = QShortcut(QKeySequence(seq), self.comment)
             send.setContext(Qt.ShortcutContext.WidgetShortcut)
-            send.activated.connect(lambda: ok.isEnabled() and self.accept())
+            send.activated.connect(self._send_if_ready)
+        self._ok = ok
+
+    def _send_if_ready(self) -> None:
+        if self._ok.isEnabled():
+            self.accept()
 
     def text(self) -> str:
         return self.comment.toPlainText().strip()

@@ -89,17 +89,20 @@ class KeyConflict(ValueError):
 class Keymap:
     """The effective bindings: defaults overlaid with the labeler's overrides."""
 
-    def __init__(self, specs: Iterable[ActionSpec], overrides: Mapping[str, str] = ()) -> None:
+    def __init__(
+        self, specs: Iterable[ActionSpec], overrides: Mapping[str, str] | None = None
+    ) -> None:
         self.specs = {spec.name: spec for spec in specs}
         self._keys: dict[str, tuple[str, ...]] = {n: s.defaults for n, s in self.specs.items()}
-        for name, text in dict(overrides).items():
+        overrides = dict(overrides or {})
+        for name, text in overrides.items():
             if name in self._keys:
                 self._keys[name] = split_keys(text)
         # An override saved under another schema may collide with a derived default: the
         # override wins and the default loses that key, so no key ever fires two actions.
-        overridden = {k for n in dict(overrides) if n in self._keys for k in self._keys[n]}
+        overridden = {k for n in overrides if n in self._keys for k in self._keys[n]}
         for name in self._keys:
-            if name not in dict(overrides):
+            if name not in overrides:
                 self._keys[name] = tuple(k for k in self._keys[name] if k not in overridden)
 
     def keys(self, name: str) -> tuple[str, ...]:

@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 from annotator.gui.activity import ActivityClock
 from annotator.gui.background import Background
 from annotator.gui.guidelines import GuidelinesView
-from annotator.gui.queue_model import COLUMNS, QueueModel
+from annotator.gui.queue_model import QueueModel
 from annotator.gui.trace_view import TraceView
 from annotator.settings import Settings, save_settings
 
@@ -250,9 +250,9 @@ class MainWindow(QMainWindow):
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(False)
-        for col, width in enumerate((86, 110, 260, 110, 110)):
+        # Preview gets the room; model and account stay readable further right (scroll).
+        for col, width in enumerate((82, 96, 250, 120, 120)):
             self.table.setColumnWidth(col, width)
-        hh.setSectionResizeMode(COLUMNS.index("Preview"), QHeaderView.ResizeMode.Stretch)
         self.table.clicked.connect(self._row_clicked)
         self.table.activated.connect(self._row_clicked)
         ql.addWidget(self.table, 1)
@@ -384,7 +384,7 @@ class MainWindow(QMainWindow):
         return action
 
     def _restore_layout(self) -> None:
-        self.resize(1440, 900)
+        self.resize(1600, 960)
         s = self.settings
         if s.window_geometry:
             self.restoreGeometry(QByteArray(base64.b64decode(s.window_geometry)))
@@ -393,7 +393,7 @@ class MainWindow(QMainWindow):
         if len(s.splitter_sizes) == 3 and all(x > 0 for x in s.splitter_sizes):
             self.splitter.setSizes(s.splitter_sizes)
         else:
-            self.splitter.setSizes([430, 640, 370])
+            self.splitter.setSizes([460, 740, 420])
         for i, (_title, value) in enumerate(SORTS):
             if value == s.queue_sort:
                 self.sort_box.setCurrentIndex(i)
@@ -652,10 +652,15 @@ class MainWindow(QMainWindow):
         if service is None:
             return
         generation = self.model.generation
+
+        def failed(exc: BaseException) -> None:
+            self.model.page_failed(generation, page)
+            self.show_error(exc)
+
         self.bg.run(
             lambda: service.rows(ids),
             lambda rows: self.model.page_loaded(generation, page, rows),
-            lambda exc: (self.model.page_failed(generation, page), self.show_error(exc)),
+            failed,
         )
 
     def _select_row(self, row: int) -> None:
@@ -740,7 +745,10 @@ class MainWindow(QMainWindow):
             def dropped(_exc: BaseException, tid: int = trace_id) -> None:
                 self._prefetching.discard(tid)
 
-            self.bg.serial(lambda tid=trace_id: service.open(tid), store, dropped)
+            def load(tid: int = trace_id) -> OpenTrace:
+                return service.open(tid)
+
+            self.bg.serial(load, store, dropped)
         for stale in set(self._prefetched) - keep:
             del self._prefetched[stale]
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt, QThread
+from PySide6.QtCore import QThread
 
 from annotator.gui.activity import ActivityClock
 from annotator.gui.background import Background
