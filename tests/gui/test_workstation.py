@@ -291,3 +291,28 @@ def test_label_panel_roundtrip(qtbot: Any) -> None:
     # every key is distinct and none is a global single-letter key
     keys = [k for _spec, ks in keymap.rows() for k in ks]
     assert len(keys) == len(set(keys))
+
+
+def test_import_dialog_runs_in_background_and_lists_rejects(
+    qtbot: Any, project_db: str, open_window: Any, tmp_path: Any
+) -> None:
+    from annotator.gui.import_dialog import ImportDialog
+
+    good = tmp_path / "more.jsonl"
+    good.write_text(
+        '{"messages": [{"role": "user", "content": "hello there"},'
+        ' {"role": "assistant", "content": "hi"}]}\n'
+        "{not json\n"
+    )
+    window = open_window(project_db)
+    dialog = ImportDialog(window.bg, window.db, "P", imported_by="Ada", parent=window)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.finishedImport, timeout=20_000):
+        dialog.start([good])
+    assert dialog.summary is not None
+    assert dialog.summary.imported == 1
+    assert dialog.summary.rejected == 1
+    assert "more.jsonl:2" in dialog.errors.toPlainText()
+    dialog.close()
+    window.reload_queue()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 31, timeout=5000)
