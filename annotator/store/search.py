@@ -16,6 +16,7 @@ seconds on common words, the first page of an unranked search costs well under a
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -26,7 +27,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
@@ -34,6 +35,8 @@ from annotator.store.codec import search_text_of
 from annotator.store.database import Database
 from annotator.store.errors import SearchTooBroadError
 from annotator.store.models import AppState, TraceRow
+
+log = logging.getLogger(__name__)
 
 WATERMARK_KEY = "fts_indexed_upto"
 MAX_TERMS = 32
@@ -252,19 +255,13 @@ def _index_batch(session: Session, batch_size: int) -> int:
         ).all()
     if not rows:
         return 0
-    entries: list[dict[str, Any]] = [{"id": row[0], "text": search_text_of(row[1])} for row in rows]
+    entries: list[dict[str, Any]] = [
+        {"id": row[0], "text": _indexable_text(row[0], row[1])} for row in rows
+    ]
     if sqlite:
         session.execute(text("INSERT INTO trace_fts(rowid, text) VALUES (:id, :text)"), entries)
     else:
-        for entry in entries:
-            entry["text"] = _pg_text(str(entry["text"]))
-        session.execute(
-            text(
-                "INSERT INTO trace_search(trace_id, text) VALUES (:id, :text) "
-                "ON CONFLICT (trace_id) DO UPDATE SET text = excluded.text"
-            ),
-            entries,
-        )
+        _pg_insert(session, entries)
     top = max(mark, max(int(row[0]) for row in rows))
     session.execute(update(AppState).where(AppState.key == WATERMARK_KEY).values(value=str(top)))
     return len(rows)
@@ -294,7 +291,7 @@ def remove_from_index(session: Session, trace_ids: Iterable[int]) -> int:
         if rows:
             session.execute(
                 text("INSERT INTO trace_fts(trace_fts, rowid, text) VALUES ('delete', :id, :text)"),
-                [{"id": row[0], "text": search_text_of(row[1])} for row in rows],
+                [{"id": row[0], "text": _indexable_text(row[0], row[1])} for row in rows],
             )
         removed += len(rows)
     return removed
@@ -322,9 +319,46 @@ def stale_index_entries(session: Session) -> int:
     return int(session.scalar(text(sql)) or 0)
 
 
-def _pg_text(value: str) -> str:
-    """PostgreSQL text cannot hold NUL characters, which adversarial traces may contain."""
-    return value.replace("\x00", " ")
+def _indexable_text(trace_id: int, turns_json: bytes) -> str:
+    """The searchable text of a row; an unreadable row is indexed as empty (and logged) rather
+    than stopping the indexer on it forever."""
+    try:
+        return search_text_of(turns_json)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        log.warning("trace %s: turns are unreadable (%s); it will not be searchable", trace_id, exc)
+        return ""
+
+
+_PG_UPSERT = text(
+    "INSERT INTO trace_search(trace_id, text) VALUES (:id, :text) "
+    "ON CONFLICT (trace_id) DO UPDATE SET text = excluded.text"
+)
+
+
+def _pg_insert(session: Session, entries: list[dict[str, Any]]) -> None:
+    """PostgreSQL text cannot hold NUL (adversarial traces may), and a tsvector is limited to 1 MB
+    (a huge trace of unique tokens may exceed it). A batch that fails is retried row by row, each
+    in a savepoint; a row that still fails is indexed without text and logged."""
+    for entry in entries:
+        entry["text"] = str(entry["text"]).replace("\x00", " ")
+    try:
+        with session.begin_nested():
+            session.execute(_PG_UPSERT, entries)
+        return
+    except DBAPIError:
+        pass
+    for entry in entries:
+        try:
+            with session.begin_nested():
+                session.execute(_PG_UPSERT, entry)
+        except DBAPIError as exc:
+            log.warning("trace %s: cannot be indexed (%s)", entry["id"], _reason(exc))
+            session.execute(_PG_UPSERT, {"id": entry["id"], "text": ""})
+
+
+def _reason(exc: DBAPIError) -> str:
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0] if lines else type(exc.orig).__name__
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:

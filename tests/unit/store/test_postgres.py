@@ -225,3 +225,20 @@ def test_search_past_its_time_budget_is_cancelled_on_postgres(db: Database) -> N
         # The savepoint kept the transaction alive; the timeout is back to the server's own.
         assert search_trace_ids(s, pid, '"zz yy"') == [last]
         assert s.scalar(text("SHOW statement_timeout")) == "0"
+
+
+def test_row_the_index_cannot_take_is_skipped_on_postgres(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tsvector holds at most 1 MB: one giant trace of unique words must not stop the batch."""
+    giant = " ".join(f"u{i:07d}" for i in range(150_000))
+    with db.session() as s:
+        pid = add_project(s, "p")
+        before = add_trace(s, pid, "before", "normal words")
+        huge = add_trace(s, pid, "huge", giant)
+        after = add_trace(s, pid, "after", "normal words")
+    assert index_pending(db) == 3
+    assert f"trace {huge}: cannot be indexed" in caplog.text
+    assert search(db, pid, "normal") == [before, after]
+    with db.session() as s:
+        assert unindexed_count(s) == 0

@@ -12,6 +12,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from annotator.domain.trace import Block, BlockKind, Role, Turn
+from annotator.store import search as search_module
 from annotator.store.codec import encode_turns
 from annotator.store.database import Database
 from annotator.store.errors import SearchTooBroadError
@@ -246,21 +247,51 @@ def test_resume_after_interruption(db: Database) -> None:
     assert search(db, pid, "word49") == [ids[49]]
 
 
-def test_a_failed_batch_leaves_the_watermark_behind(db: Database) -> None:
+def test_a_crash_mid_batch_leaves_the_watermark_behind(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The watermark moves in the batch's transaction: a crash mid-batch re-does the batch."""
     with db.session() as s:
         pid = add_project(s, "p")
         ids = [add_trace(s, pid, f"t{i}", "word") for i in range(5)]
-        # A corrupt row (not JSON) makes the indexer fail in the second batch.
-        s.execute(
-            text("UPDATE traces SET turns_json = :bad WHERE id = :id"),
-            {"bad": b"not json", "id": ids[3]},
-        )
-    with pytest.raises(ValueError):
+    calls = 0
+    real = search_module.search_text_of
+
+    def crash_on_fourth(turns_json: bytes) -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise RuntimeError("power cut")
+        return real(turns_json)
+
+    monkeypatch.setattr(search_module, "search_text_of", crash_on_fourth)
+    with pytest.raises(RuntimeError, match="power cut"):
         index_pending(db, batch_size=3)
     with db.session() as s:
         assert indexed_upto(s) == ids[2]
     assert search(db, pid, "word") == ids[:3]
+    monkeypatch.setattr(search_module, "search_text_of", real)
+    assert index_pending(db, batch_size=3) == 2
+    assert search(db, pid, "word") == ids
+
+
+def test_unreadable_row_does_not_block_the_index(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        ids = [add_trace(s, pid, f"t{i}", "word") for i in range(3)]
+        s.execute(
+            text("UPDATE traces SET turns_json = :bad WHERE id = :id"),
+            {"bad": b"not json", "id": ids[1]},
+        )
+    assert index_pending(db) == 3
+    assert f"trace {ids[1]}: turns are unreadable" in caplog.text
+    assert search(db, pid, "word") == [ids[0], ids[2]]
+    with db.session() as s:
+        assert unindexed_count(s) == 0
+        # Removal regenerates the same (empty) text, so the index stays consistent.
+        assert remove_from_index(s, [ids[1]]) == 1
 
 
 def test_remove_from_index(db: Database) -> None:
