@@ -278,7 +278,7 @@ def load_agreement_data(
         )
         if labelers is not None:
             stmt = stmt.where(Annotator.name.in_([n.strip() for n in labelers]))
-        rows = session.execute(stmt).tuples().all()
+        rows = session.execute(stmt).all()
     return build_agreement_data(rows, schema)
 
 
@@ -482,7 +482,7 @@ def gold_accuracy(
         )
         if labelers is not None:
             stmt = stmt.where(Annotator.name.in_([n.strip() for n in labelers]))
-        rows = session.execute(stmt).tuples().all()
+        rows = session.execute(stmt).all()
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     missed: dict[str, list[GoldMiss]] = defaultdict(list)
     for name, uid, gold_json, given in rows:

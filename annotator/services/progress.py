@@ -187,27 +187,25 @@ def progress(
             )
             or 0
         )
-        names = dict(session.execute(select(Annotator.id, Annotator.name)).tuples().all())
+        names = dict(session.execute(select(Annotator.id, Annotator.name)).all())
         roles = dict(
             session.execute(
                 select(ProjectMember.annotator_id, ProjectMember.role).where(
                     ProjectMember.project_id == pid
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         assigned: dict[int, set[int]] = defaultdict(set)
         for trace_id, aid in session.execute(
             select(Assignment.trace_id, Assignment.annotator_id).where(Assignment.project_id == pid)
-        ).tuples():
+        ):
             assigned[aid].add(trace_id)
         status_counts: dict[int, Counter[str]] = defaultdict(Counter)
         for aid, status, n in session.execute(
             select(LabelRow.annotator_id, LabelRow.status, func.count())
             .where(LabelRow.project_id == pid)
             .group_by(LabelRow.annotator_id, LabelRow.status)
-        ).tuples():
+        ):
             status_counts[aid][status] = n
         done_rows = session.execute(
             select(
