@@ -303,6 +303,18 @@ def test_ctrl_f_opens_find(view: TraceView, qtbot: QtBot) -> None:
     assert view.find_bar.count.text() == "no matches"
 
 
+def test_find_shortcut_can_be_left_to_the_window(qtbot: QtBot) -> None:
+    view = TraceView(find_shortcut=False)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    view.browser.setFocus()
+    qtbot.keyClick(view.browser, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert not view.find_bar.isVisible()
+    view.show_find()
+    assert view.find_bar.isVisible()
+
+
 def test_collapse_hides_reasoning(view: TraceView, qtbot: QtBot) -> None:
     view.set_trace(samples.rich_trace())
     doc = view.browser.document()

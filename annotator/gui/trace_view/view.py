@@ -97,13 +97,15 @@ class TraceView(QWidget):
 
     spanClicked = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, find_shortcut: bool = True) -> None:
+        """``find_shortcut=False``: no Ctrl+F of its own (the window maps a key to show_find)."""
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         self.browser = SafeBrowser(self)
         self.browser.setObjectName("traceBrowser")
+        self.browser.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.find_bar = FindBar(self)
         self.find_bar.hide()
         layout.addWidget(self.browser, 1)
@@ -132,9 +134,10 @@ class TraceView(QWidget):
         self.find_bar.previousRequested.connect(lambda: self._step(-1))
         self.find_bar.closed.connect(self._on_find_closed)
         ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
-        find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
-        find.setContext(ctx)
-        find.activated.connect(self.show_find)
+        if find_shortcut:
+            find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
+            find.setContext(ctx)
+            find.activated.connect(self.show_find)
         for key, step in ((Qt.Key.Key_F3, 1), (Qt.Modifier.SHIFT | Qt.Key.Key_F3, -1)):
             sc = QShortcut(QKeySequence(key), self.browser)
             sc.setContext(Qt.ShortcutContext.WidgetShortcut)
@@ -162,6 +165,10 @@ class TraceView(QWidget):
         option = QTextOption()
         option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         doc.setDefaultTextOption(option)
+        # Laid out at the width it will be shown at: attaching a document of another width to the
+        # browser re-lays it out (~90 ms for a 1 MB line). The scroll bar is always on so the
+        # viewport width does not change when a long trace follows a short one.
+        doc.setTextWidth(self.browser.viewport().width())
         self._deferred = []
         if trace is None:
             self._map = RenderMap([])
