@@ -102,6 +102,9 @@ class TraceRow(Base):
         UniqueConstraint("project_id", "uid"),
         Index("ix_traces_project_account", "project_id", "account_id"),
         Index("ix_traces_project_session", "project_id", "session_id"),
+        Index("ix_traces_project_created", "project_id", "created_at"),
+        Index("ix_traces_project_model", "project_id", "model"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -178,7 +181,10 @@ class LabelEvent(Base):
     """Append-only history: every submit, skip, flag and undo. Never updated or deleted."""
 
     __tablename__ = "label_events"
-    __table_args__ = (Index("ix_label_events_trace", "trace_id", "annotator_id"),)
+    __table_args__ = (
+        Index("ix_label_events_trace", "trace_id", "annotator_id"),
+        Index("ix_label_events_annotator", "annotator_id", "project_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(

@@ -150,6 +150,10 @@ def upgrade() -> None:
     op.create_index(
         "ix_traces_project_session", "traces", ["project_id", "session_id"], unique=False
     )
+    op.create_index(
+        "ix_traces_project_created", "traces", ["project_id", "created_at"], unique=False
+    )
+    op.create_index("ix_traces_project_model", "traces", ["project_id", "model"], unique=False)
 
     op.create_table(
         "assignments",
@@ -265,6 +269,12 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_label_events_trace", "label_events", ["trace_id", "annotator_id"], unique=False
+    )
+    op.create_index(
+        "ix_label_events_annotator",
+        "label_events",
+        ["annotator_id", "project_id", "id"],
+        unique=False,
     )
 
     op.create_table(
@@ -431,6 +441,7 @@ def downgrade() -> None:
     op.drop_index("ix_labels_annotator_status", table_name="labels")
 
     op.drop_table("labels")
+    op.drop_index("ix_label_events_annotator", table_name="label_events")
     op.drop_index("ix_label_events_trace", table_name="label_events")
     op.drop_index(op.f("ix_label_events_project_id"), table_name="label_events")
     op.drop_index(op.f("ix_label_events_created_at"), table_name="label_events")
@@ -444,6 +455,8 @@ def downgrade() -> None:
     op.drop_index("ix_assignments_queue", table_name="assignments")
 
     op.drop_table("assignments")
+    op.drop_index("ix_traces_project_model", table_name="traces")
+    op.drop_index("ix_traces_project_created", table_name="traces")
     op.drop_index("ix_traces_project_session", table_name="traces")
     op.drop_index("ix_traces_project_account", table_name="traces")
     op.drop_index(op.f("ix_traces_batch_id"), table_name="traces")
