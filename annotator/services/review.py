@@ -251,6 +251,11 @@ class ReviewItem:
         }
 
 
+def _tag_set(label_json: str) -> frozenset[str]:
+    label = label_of(label_json)
+    return frozenset(label.tags) | frozenset(label.counter_tags)
+
+
 def _review_label(row: LabelRow, name: str) -> ReviewLabel:
     label = label_of(row.label_json)
     return ReviewLabel(
@@ -322,7 +327,7 @@ def review_queue(
     limit: int | None = None,
 ) -> list[ReviewItem]:
     """Lead-only. Items to settle: done labels that disagree on the verdict (and, with
-    ``tag_disagreement``, on the evidence tags), items a labeler flagged, and any ``picked``
+    ``tag_disagreement``, on the evidence or counter-evidence tags), items a labeler flagged, and any ``picked``
     trace (uid or id). Each item carries every labeler's current label side by side, the gold
     answer if it is a gold item, and its current adjudication. Adjudicated items are left out
     unless ``include_adjudicated`` (picked items are always shown)."""
@@ -351,7 +356,7 @@ def review_queue(
             if DISAGREE in reasons and len(done) >= 2:
                 differ = len({r.verdict for r in done}) > 1
                 if not differ and tag_disagreement:
-                    differ = len({frozenset(label_of(r.label_json).tags) for r in done}) > 1
+                    differ = len({_tag_set(r.label_json) for r in done}) > 1
                 if differ:
                     why[trace_id].append(DISAGREE)
             if FLAGGED in reasons and any(r.status == LabelStatus.FLAGGED.value for r, _ in labels):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from annotator.domain.label import EvidenceSpan, Label
 from annotator.domain.trace import Block, BlockKind, Role, Turn
+from annotator.resources import default_schema
 from annotator.services.projects import add_member, create_project, ensure_annotator, get_project
 from annotator.store.codec import encode_turns
 from annotator.store.database import Database
@@ -83,10 +84,13 @@ def put_label(
     at: datetime = T0,
     rationale: str = "",
 ) -> int:
-    """Insert (or replace) ``who``'s current label on a trace; spans on turn 1, block 0."""
+    """Insert (or replace) ``who``'s current label on a trace; spans on turn 1, block 0. Tags
+    of the default schema's counter-evidence list go to ``counter_tags``."""
+    counter = default_schema().counter_tag_names
     label = Label(
         verdict=verdict,
-        tags=tuple(tags),
+        tags=tuple(t for t in tags if t not in counter),
+        counter_tags=tuple(t for t in tags if t in counter),
         confidence=2 if verdict and verdict != "cannot_determine" else None,
         rationale=rationale,
         spans=tuple(EvidenceSpan(turn=1, block=0, start=s, end=e) for s, e in spans),
