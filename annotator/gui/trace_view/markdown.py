@@ -39,6 +39,14 @@ from annotator.gui.trace_view.textmap import Segment, display_text, needs_escape
 
 MARKDOWN_LIMIT: Final = 50_000
 """Text blocks longer than this are shown as plain text: markdown-it-py parses ~1 ms per KB."""
+LINE_LIMIT: Final = 1_000
+"""More lines than this: plain text. Parse and write cost follow the number of tokens, which
+follows the lines (10,000 one-line headings take 0.4 s to parse and 0.5 s to write)."""
+_CHAR_LIMITS: Final = (("[", 1000), ("`", 6000), ("<", 2000), ("|", 6000))
+"""Syntax characters that make markdown-it-py slow (nested brackets are quadratic)."""
+TABLE_CELL_LIMIT: Final = 250
+"""Bigger tables are shown as their source lines in monospace: QTextTables are laid out eagerly
+(a 250-row table takes ~150 ms, 4,000 rows 1.2 s)."""
 
 _MD = MarkdownIt("commonmark", {"html": False}).enable("table")
 _HINT: Final = re.compile(
@@ -66,9 +74,16 @@ def markdown_candidate(text: str) -> bool:
     """
     if len(text) > MARKDOWN_LIMIT or "\r" in text or needs_escape(text):
         return False
-    if text.count("[") > 1000 or text.count("*") + text.count("_") > 5000 or text.count("<") > 2000:
+    if text.count("\n") > LINE_LIMIT or text.count("*") + text.count("_") > 8000:
+        return False
+    if any(text.count(ch) > limit for ch, limit in _CHAR_LIMITS):
         return False
     return _HINT.search(text) is not None
+
+
+def cost(text: str) -> int:
+    """Rough parse-and-write cost in characters: a line costs like 25 characters of prose."""
+    return len(text) + 25 * text.count("\n")
 
 
 def cached_tokens(text: str) -> list[Token] | None:
@@ -266,6 +281,20 @@ class MarkdownWriter:
             else:
                 self._insert(child.content, self._char(), hi)
 
+    def _source_lines(self, tok: Token) -> None:
+        """A construct shown as its own source text, monospace (exact offsets)."""
+        lo, hi = self._range(tok)
+        text = self.src[lo:hi].rstrip("\n")
+        fmt = self._block_format()
+        fmt.setBottomMargin(0)
+        self._new_block(fmt)
+        first = self.c.position()
+        self._src_pos = max(self._src_pos, lo)
+        char = self._mono(QTextCharFormat(self.base_char))
+        char.clearBackground()
+        self._insert(text, char, hi)
+        set_margins(self.c.document(), first, self.c.position(), 0, 6)
+
     def _code_block(self, tok: Token) -> None:
         fmt = self._block_format()
         fmt.setBackground(QBrush(self.st.code_bg))
@@ -285,16 +314,21 @@ class MarkdownWriter:
 
     # ---- tables ------------------------------------------------------------------------------
 
-    def _table_open(self, tokens: Sequence[Token], i: int) -> None:
+    def _table_open(self, tokens: Sequence[Token], i: int) -> int:
+        """Start a QTextTable; returns the index of the last token consumed (the table's own
+        tokens too when the table is too big and is shown as its source lines)."""
         rows = cols = 0
         depth = 0
         cells = 0
-        for tok in tokens[i:]:
+        end = len(tokens) - 1
+        for j in range(i, len(tokens)):
+            tok = tokens[j]
             if tok.type == "table_open":
                 depth += 1
             elif tok.type == "table_close":
                 depth -= 1
                 if depth == 0:
+                    end = j
                     break
             elif tok.type == "tr_open":
                 rows += 1
@@ -302,6 +336,9 @@ class MarkdownWriter:
             elif tok.type in ("th_open", "td_open"):
                 cells += 1
                 cols = max(cols, cells)
+        if rows * cols > TABLE_CELL_LIMIT:
+            self._source_lines(tokens[i])
+            return end
         if not self._fresh:
             self.c.insertBlock(self._block_format(), self.base_char)
         fmt = QTextTableFormat()
@@ -316,6 +353,7 @@ class MarkdownWriter:
         fmt.setLeftMargin(18 * self._quote)
         self._table = self.c.insertTable(max(rows, 1), max(cols, 1), fmt)
         self._row = -1
+        return i
 
     def _table_close(self) -> None:
         table = self._table
@@ -337,7 +375,10 @@ class MarkdownWriter:
     # ---- driver ------------------------------------------------------------------------------
 
     def write(self, tokens: Sequence[Token]) -> list[Segment]:
-        for i, tok in enumerate(tokens):
+        i = -1
+        while i + 1 < len(tokens):
+            i += 1
+            tok = tokens[i]
             kind = tok.type
             if kind == "inline":
                 self._inline(tok)
@@ -388,7 +429,7 @@ class MarkdownWriter:
                 if self._lists and self._lists[-1][2]:
                     self._new_block(self._block_format())  # an empty item still shows its bullet
             elif kind == "table_open":
-                self._table_open(tokens, i)
+                i = self._table_open(tokens, i)
             elif kind == "table_close":
                 self._table_close()
             elif kind == "tr_open":

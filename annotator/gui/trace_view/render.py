@@ -422,8 +422,8 @@ class DocumentBuilder:
         tokens = None
         if markdown.markdown_candidate(text):
             tokens = markdown.cached_tokens(text)
-            if tokens is None and len(text) <= self.markdown_budget:
-                self.markdown_budget -= len(text)
+            if tokens is None and markdown.cost(text) <= self.markdown_budget:
+                self.markdown_budget -= markdown.cost(text)
                 tokens = markdown.parse(text)
             elif tokens is None:
                 self.deferred.append(text)
