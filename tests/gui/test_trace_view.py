@@ -555,3 +555,22 @@ def test_big_tables_and_dense_markdown_stay_cheap(view: TraceView) -> None:
     assert not markdown.markdown_candidate("# h\n" * 5000)
     assert not markdown.markdown_candidate("[" * 5000 + "]" * 5000)
     assert markdown.markdown_candidate(samples.ANSWER_MD)
+
+
+def test_find_on_a_long_trace_waits_for_a_typing_pause(view: TraceView, qtbot: QtBot) -> None:
+    from annotator.gui.trace_view.highlight import MAX_FIND_HIGHLIGHTS
+
+    view.set_trace(samples.sized_trace(300_000))
+    view.show_find()
+    qtbot.keyClicks(view.find_bar.edit, "the")
+    assert view.find_matches() == []  # not yet: typing may go on
+    qtbot.waitUntil(lambda: len(view.find_matches()) > MAX_FIND_HIGHLIGHTS, timeout=3000)
+    total = len(view.find_matches())
+    assert (
+        len(view.browser.extraSelections()) == MAX_FIND_HIGHLIGHTS + 1
+    )  # painted near the current
+    assert view.find_bar.count.text() == f"1 of {total:,}"
+    qtbot.keyClicks(view.find_bar.edit, " model")
+    qtbot.keyClick(view.find_bar.edit, Qt.Key.Key_Return)  # Enter searches at once
+    assert 0 < len(view.find_matches()) < total
+    assert view.current_match() == 0

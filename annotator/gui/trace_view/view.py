@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
@@ -33,6 +33,9 @@ from annotator.gui.trace_view.render import (
     set_collapsed,
 )
 from annotator.gui.trace_view.styles import Styles
+
+FIND_DEBOUNCE_CHARS: Final = 100_000
+"""Above this many characters, find waits for a pause in typing instead of running per key."""
 
 
 class SafeBrowser(QTextBrowser):
@@ -126,10 +129,14 @@ class TraceView(QWidget):
         self._prefetch_timer.setSingleShot(True)
         self._prefetch_timer.setInterval(0)
         self._prefetch_timer.timeout.connect(self._prefetch_step)
+        self._find_timer = QTimer(self)
+        self._find_timer.setSingleShot(True)
+        self._find_timer.setInterval(150)
+        self._find_timer.timeout.connect(self._run_find)
         self._deferred: list[str] = []
         self.browser.clickedAt.connect(self._on_click)
         self.browser.hoveredAt.connect(self._on_hover)
-        self.find_bar.queryChanged.connect(self._on_query)
+        self.find_bar.queryChanged.connect(self._on_query_typed)
         self.find_bar.nextRequested.connect(lambda: self._step(1))
         self.find_bar.previousRequested.connect(lambda: self._step(-1))
         self.find_bar.closed.connect(self._on_find_closed)
@@ -319,6 +326,14 @@ class TraceView(QWidget):
             self._plain = self.browser.document().toPlainText()
         return self._plain
 
+    def _on_query_typed(self, query: str) -> None:
+        """Search as the labeler types; on long traces wait for a pause in typing."""
+        self._query = query
+        if len(self._plain_text()) > FIND_DEBOUNCE_CHARS:
+            self._find_timer.start()
+        else:
+            self._run_find()
+
     def _on_query(self, query: str) -> None:
         self._query = query
         self._run_find()
@@ -339,6 +354,10 @@ class TraceView(QWidget):
         self.find_bar.set_count(self._current, len(self._matches), query)
 
     def _step(self, delta: int) -> None:
+        if self._find_timer.isActive():  # Enter before the typing pause: search now
+            self._find_timer.stop()
+            self._run_find()
+            return
         if not self._matches:
             return
         self._current = (self._current + delta) % len(self._matches)
