@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +192,58 @@ def test_help_everywhere_and_version(run: Any) -> None:
         timeout=60,
     )
     assert version.stdout.startswith("annotator, version ")
+
+
+def test_ctrl_c_keeps_committed_batches(run: Any, home: Path, tmp_path: Path) -> None:
+    """SIGINT in the middle of a file: exit 130, one line, the batch row says cancelled and
+    matches the traces that were committed."""
+    run("init", "--project", PROJECT)
+    big = tmp_path / "big.jsonl"
+    text = "word " * 4000
+    with big.open("wb") as out:
+        for i in range(6000):
+            record = {
+                "request": {"messages": [{"role": "user", "content": f"q{i} {text}"}]},
+                "response": {
+                    "id": f"r{i}",
+                    "choices": [{"message": {"role": "assistant", "content": "a"}}],
+                },
+            }
+            out.write(orjson.dumps(record) + b"\n")
+    env = {**os.environ, "ANNOTATOR_HOME": str(home)}
+    exe = [str(ANNOTATOR)] if ANNOTATOR.exists() else [sys.executable, "-m", "annotator"]
+    proc = subprocess.Popen(
+        [*exe, "import", str(big), "--project", PROJECT],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    db_file = home / "annotator.sqlite3"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            with closing(sqlite3.connect(db_file, timeout=10)) as conn:
+                row = conn.execute(
+                    "SELECT n_imported FROM import_batches WHERE status = 'running'"
+                ).fetchone()
+            if row is not None and row[0] > 0:
+                proc.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.05)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    with closing(sqlite3.connect(db_file)) as conn:
+        status, n_imported = conn.execute(
+            "SELECT status, n_imported FROM import_batches"
+        ).fetchone()
+        (stored,) = conn.execute("SELECT count(*) FROM traces").fetchone()
+    assert status == "cancelled"
+    assert 0 < n_imported == stored < 6000
+    check = as_json(run("db", "check", "--json"))
+    assert check["ok"]
