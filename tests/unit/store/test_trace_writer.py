@@ -1,0 +1,130 @@
+"""The bulk trace writer: columns, dedupe, the conflict path, the import-time cache size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from annotator.domain.trace import Block, BlockKind, Role, Trace, TraceMeta, Turn
+from annotator.services.projects import create_project
+from annotator.store import trace_writer
+from annotator.store.database import Database
+from annotator.store.models import TraceRow
+from annotator.store.open import open_database
+from annotator.store.trace_writer import (
+    PendingTrace,
+    import_tuning,
+    insert_rows,
+    prepare_rows,
+    trace_ids,
+    write_traces,
+)
+from annotator.store.traces import load_trace
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = open_database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    create_project(database, "p")
+    yield database
+    database.dispose()
+
+
+def make(uid: str, *, truncated: bool = False, extra: dict[str, object] | None = None) -> Trace:
+    return Trace(
+        uid=uid,
+        turns=(
+            Turn(
+                role=Role.USER,
+                blocks=(Block(kind=BlockKind.TEXT, text="  what   is\n2+2? " + "x" * 200),),
+            ),
+            Turn(
+                role=Role.ASSISTANT,
+                blocks=(
+                    Block(kind=BlockKind.REASONING, text="four-ish", truncated=truncated),
+                    Block(kind=BlockKind.TEXT, text="4"),
+                ),
+            ),
+        ),
+        meta=TraceMeta(
+            source_format="openai_chat",
+            model="m",
+            account_id="acc",
+            input_tokens=3,
+            output_tokens=-1,
+            extra=extra or {},
+        ),
+        original={"id": uid},
+    )
+
+
+def test_columns_and_round_trip(db: Database) -> None:
+    trace = make("a", truncated=True, extra={"k": [1], "annotator_labels": [{"x": 1}]})
+    with db.engine.begin() as conn:
+        result = write_traces(conn, 1, None, [PendingTrace(trace, raw=b'{"id":  "a"}')])
+    assert (result.inserted, result.duplicates, result.inserted_uids) == (1, 0, ("a",))
+    with db.session() as session:
+        row = session.scalars(select(TraceRow)).one()
+        assert (row.n_turns, row.reasoning_chars, row.truncated_count) == (2, 8, 1)
+        assert row.preview.startswith("what is 2+2? xxx") and row.preview.endswith("…")
+        assert len(row.preview) == 160
+        assert (row.input_tokens, row.output_tokens) == (3, None)
+        assert orjson.loads(row.meta_extra) == {"k": [1]}
+        assert row.original == b'{"id":  "a"}'
+        loaded = load_trace(session, row.id)
+    assert loaded.turns == trace.turns
+    assert loaded.meta.extra == {"k": [1]}
+
+
+def test_duplicates_in_batch_and_in_database(db: Database) -> None:
+    with db.engine.begin() as conn:
+        first = write_traces(conn, 1, None, [PendingTrace(make(u)) for u in ("a", "b", "a")])
+        second = write_traces(conn, 1, None, [PendingTrace(make(u)) for u in ("b", "c")])
+        ids = trace_ids(conn, 1, ["a", "c", "zz"])
+    assert (first.inserted, first.duplicates) == (2, 1)
+    assert (second.inserted, second.duplicates, second.inserted_uids) == (1, 1, ("c",))
+    assert set(ids) == {"a", "c"}
+
+
+def test_same_uid_in_another_project_is_not_a_duplicate(db: Database) -> None:
+    create_project(db, "q")
+    with db.engine.begin() as conn:
+        write_traces(conn, 1, None, [PendingTrace(make("a"))])
+        again = write_traces(conn, 2, None, [PendingTrace(make("a"))])
+    assert again.inserted == 1
+
+
+def test_a_uid_taken_meanwhile_is_skipped_not_an_error(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another importer inserted "b" after our lookup: the insert ignores the conflict and the
+    result counts only what this batch stored."""
+    with db.engine.begin() as conn:
+        write_traces(conn, 1, None, [PendingTrace(make("b"))])
+    monkeypatch.setattr(trace_writer, "existing_uids", lambda *args: set())
+    with db.engine.begin() as conn:
+        batch = conn.exec_driver_sql(
+            "INSERT INTO import_batches (project_id, file_path, file_sha256, file_size, status,"
+            " n_records, n_imported, n_duplicates, n_rejected, started_at)"
+            " VALUES (1, 'f', '', 0, 'running', 0, 0, 0, 0, '2026-01-01')"
+        ).lastrowid
+        rows = prepare_rows([PendingTrace(make(u)) for u in "abc"], project_id=1, batch_id=batch)
+        result = insert_rows(conn, 1, batch, rows)
+    assert (result.inserted, result.duplicates, result.inserted_uids) == (2, 1, ("a", "c"))
+
+
+def test_import_tuning_restores_the_cache_size(db: Database) -> None:
+    with db.engine.connect() as conn:
+        before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        conn.commit()
+        with import_tuning(conn):
+            during = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+            conn.commit()
+        after = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        conn.commit()
+    assert during == -trace_writer.IMPORT_CACHE_KIB
+    assert after == before != during
