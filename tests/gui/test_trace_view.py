@@ -574,3 +574,36 @@ def test_find_on_a_long_trace_waits_for_a_typing_pause(view: TraceView, qtbot: Q
     qtbot.keyClick(view.find_bar.edit, Qt.Key.Key_Return)  # Enter searches at once
     assert 0 < len(view.find_matches()) < total
     assert view.current_match() == 0
+
+
+def test_markdown_selection_with_unplaced_runs_still_maps(view: TraceView) -> None:
+    text = (
+        "Intro with &amp; entity and *emphasis* here.\n\n- item one\n- item &lt;two&gt; end\n\n"
+        "Escaped \\*stars\\* and a hidden &#x202E;override.\n"
+    )
+    trace = Trace(
+        uid="entities",
+        turns=(Turn(role=Role.ASSISTANT, blocks=(Block(kind=BlockKind.TEXT, text=text),)),),
+        meta=TraceMeta(source_format="x"),
+    )
+    view.set_trace(trace)
+    shown = plain(view)
+    assert "Intro with & entity and emphasis here." in shown
+    assert "Escaped *stars* and a hidden ⟨U+202E⟩override." in shown  # decoded, still escaped
+    assert "\u202e" not in view.browser.document().toRawText()
+    # entities and backslash escapes are aligned with their source: exact offsets
+    pos = doc_pos(view, "& entity")
+    select(view, pos, pos + len("& entity and emph"))
+    span = view.selected_span()
+    assert span is not None
+    assert span.text == "&amp; entity and *emph"
+    pos = doc_pos(view, "*stars*")
+    select(view, pos + 1, pos + len("*stars*"))
+    span = view.selected_span()
+    assert span is not None
+    assert span.text == "stars\\*"
+    pos = doc_pos(view, "item <two> end")
+    select(view, pos, pos + len("item <two> end"))
+    span = view.selected_span()
+    assert span is not None
+    assert span.text == "item &lt;two&gt; end"

@@ -102,3 +102,20 @@ def test_offset_map_merges_copies() -> None:
     assert omap.to_doc(7) == 9  # a start goes after an inserted break
     assert omap.to_doc(7, end=True) == 7  # an end stays before it
     assert omap.to_src(8) == 7 and omap.to_src(9) == 7
+
+
+def test_align_decodes_entities_and_escapes() -> None:
+    from annotator.gui.trace_view.textmap import align
+
+    src = "**x** Tom &amp; Jerry \\*not bold\\* &#x202E;end"
+    placed = align("Tom & Jerry *not bold* \u202eend", src, 5, len(src))
+    assert placed is not None
+    start, shown, omap = placed
+    assert start == src.index("Tom")
+    assert shown == "Tom & Jerry *not bold* ⟨U+202E⟩end"
+    amp = shown.index("&")
+    assert src[start + omap.to_src(amp) : start + omap.to_src(amp + 1, end=True)] == "&amp;"
+    star = shown.index("*")
+    assert src[start + omap.to_src(star) : start + omap.to_src(star + 1, end=True)] == "\\*"
+    assert start + omap.src_len == len(src)
+    assert align("absent text", src, 0, len(src)) is None

@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dark", action="store_true")
     parser.add_argument("--shot", help="save a screenshot to this PNG and exit")
     parser.add_argument("--find", help="open the find bar with this query")
+    parser.add_argument("--collapsed", action="store_true", help="collapse all reasoning")
     parser.add_argument("--scroll", type=int, default=0, help="scroll down this many pixels")
     args = parser.parse_args(argv)
     existing = QApplication.instance()
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 turn=2, block=0, start=start, end=start + 40, text=text[start : start + 40]
             )
         )
+    view.set_collapsed_reasoning(args.collapsed)
     view.set_trace(trace, spans)
     view.show()
     if args.find:

@@ -35,7 +35,7 @@ from PySide6.QtGui import (
 )
 
 from annotator.gui.trace_view.styles import Styles, set_margins
-from annotator.gui.trace_view.textmap import Segment, display_text, needs_escape
+from annotator.gui.trace_view.textmap import Segment, align, display_text, needs_escape
 
 MARKDOWN_LIMIT: Final = 50_000
 """Text blocks longer than this are shown as plain text: markdown-it-py parses ~1 ms per KB."""
@@ -220,14 +220,22 @@ class MarkdownWriter:
         """Insert source text (escaped for display) and record where it came from."""
         if not text:
             return
-        shown, omap = display_text(text, split_lines=False)
+        limit = max(limit, self._src_pos)
+        found = self.src.find(text, self._src_pos, limit)
+        if found >= 0:
+            shown, omap = display_text(text, split_lines=False)
+        else:
+            placed = align(text, self.src, self._src_pos, limit)
+            if placed is not None:
+                found, shown, omap = placed
+            else:
+                shown = display_text(text, split_lines=False)[0]
         start = self.c.position()
         self.c.insertText(shown, fmt)
         end = self.c.position()
-        found = self.src.find(text, self._src_pos, max(limit, self._src_pos))
         if found >= 0:
             self.segments.append(Segment(start, end, found, omap))
-            self._src_pos = found + len(text)
+            self._src_pos = found + omap.src_len
         else:
             self.segments.append(Segment(start, end, self._src_pos, None))
 

@@ -161,6 +161,8 @@ class RenderMap:
         if s is None or e is None:
             found = _search_near(src, _normalise(selected), rb, start, end)
             if found is None:
+                found = _nearest_exact(rb, start, end)
+            if found is None:
                 return None
             s, e = found
         if e <= s:
@@ -223,6 +225,18 @@ def _search_near(
         if best is not None:
             return best, best + len(cand)
     return None
+
+
+def _nearest_exact(rb: RenderedBlock, start: int, end: int) -> tuple[int, int] | None:
+    """The source range between the first and last exactly placed runs inside the selection."""
+    inside = [
+        seg for seg in rb.segments if seg.omap is not None and seg.end > start and seg.start < end
+    ]
+    if not inside:
+        return None
+    s = inside[0].to_src(max(start, inside[0].start))
+    e = inside[-1].to_src(min(end, inside[-1].end), end=True)
+    return (s, e) if e > s else None
 
 
 def _find_rendered(rb: RenderedBlock, span: EvidenceSpan) -> tuple[int, int] | None:

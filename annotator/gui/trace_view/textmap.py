@@ -12,6 +12,7 @@ re-indented. Evidence spans are offsets into the source, so every transformation
 
 from __future__ import annotations
 
+import html
 import re
 from array import array
 from bisect import bisect_left, bisect_right
@@ -283,3 +284,74 @@ class Segment:
         if self.omap is None:
             return self.start
         return self.start + self.omap.to_doc(src - self.src_start, end=end)
+
+
+_ENTITY: Final = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_MAX_ALIGN_STARTS: Final = 64
+
+
+def _align_at(content: str, src: str, j: int, limit: int) -> tuple[str, OffsetMap, int] | None:
+    out: list[str] = []
+    omap = OffsetMap()
+    i = 0
+    n = len(content)
+    while i < n:
+        if j >= limit:
+            return None
+        ch = content[i]
+        sc = src[j]
+        if sc == "&":
+            m = _ENTITY.match(src, j, limit)
+            if m is not None:
+                decoded = html.unescape(m.group(0))
+                if decoded != m.group(0) and content.startswith(decoded, i):
+                    shown = display_text(decoded, split_lines=False)[0]
+                    out.append(shown)
+                    omap.replace(len(shown), m.end() - j)
+                    i += len(decoded)
+                    j = m.end()
+                    continue
+        if sc == "\\" and j + 1 < limit and src[j + 1] == ch and ch in _PUNCT:
+            shown = display_text(ch, split_lines=False)[0]
+            out.append(shown)
+            omap.replace(len(shown), 2)
+            i += 1
+            j += 2
+            continue
+        if sc == ch or (ch == " " and sc == "\n"):
+            shown = display_text(ch, split_lines=False)[0] if needs_escape(ch) else ch
+            out.append(shown)
+            if len(shown) == 1:
+                omap.copy(1)
+            else:
+                omap.replace(len(shown), 1)
+            i += 1
+            j += 1
+            continue
+        return None
+    return "".join(out), omap, j
+
+
+_PUNCT: Final = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def align(content: str, src: str, start: int, limit: int) -> tuple[int, str, OffsetMap] | None:
+    """Place rendered markdown text whose source spells it differently (``&amp;``, ``\\*``).
+
+    Returns (source start, display text, map) for the first place at or after ``start`` where the
+    source decodes to ``content``; None if there is none nearby.
+    """
+    if not content:
+        return None
+    tries = 0
+    j = start
+    first = content[0]
+    while j < limit and tries < _MAX_ALIGN_STARTS:
+        sc = src[j]
+        if sc == first or sc in "&\\":
+            tries += 1
+            placed = _align_at(content, src, j, limit)
+            if placed is not None:
+                return j, placed[0], placed[1]
+        j += 1
+    return None
