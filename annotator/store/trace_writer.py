@@ -55,6 +55,22 @@ def _tokens(value: int | None) -> int | None:
     return value if value is None or value >= 0 else None
 
 
+PREVIEW_WIDTH = 160
+
+
+def _preview(trace: Trace) -> str:
+    """``Trace.preview()`` without normalising the whitespace of a whole (maybe 1 MB) prompt:
+    a prefix gives the same first ``PREVIEW_WIDTH`` characters whenever it is long enough."""
+    prompt = trace.prompt
+    head = prompt[: PREVIEW_WIDTH * 8]
+    if len(head) == len(prompt):
+        return trace.preview(PREVIEW_WIDTH)
+    text = " ".join(head.split())
+    if len(text) <= PREVIEW_WIDTH:  # mostly whitespace: let the domain rule see all of it
+        return trace.preview(PREVIEW_WIDTH)
+    return text[: PREVIEW_WIDTH - 1] + "…"
+
+
 def trace_values(
     trace: Trace,
     *,
@@ -92,7 +108,7 @@ def trace_values(
         "n_turns": len(trace.turns),
         "reasoning_chars": reasoning_chars,
         "truncated_count": truncated,
-        "preview": trace.preview(),
+        "preview": _preview(trace),
         "source_file": meta.source_file,
         "source_line": meta.source_line,
         "meta_extra": orjson.dumps(extra, option=orjson.OPT_NON_STR_KEYS).decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,3 +129,16 @@ def test_import_tuning_restores_the_cache_size(db: Database) -> None:
         conn.commit()
     assert during == -trace_writer.IMPORT_CACHE_KIB
     assert after == before != during
+
+
+def test_fast_preview_equals_the_domain_preview() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        n = rng.choice([0, 5, 159, 160, 161, 500, 1279, 1280, 1281, 5000])
+        text = "".join(rng.choice(["a", "bc", " ", "\n", "\t", "    ", "é"]) for _ in range(n))
+        trace = Trace(
+            uid="x",
+            turns=(Turn(role=Role.USER, blocks=(Block(kind=BlockKind.TEXT, text=text),)),),
+            meta=TraceMeta(source_format="f"),
+        )
+        assert trace_writer._preview(trace) == trace.preview()
