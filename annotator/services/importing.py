@@ -46,6 +46,7 @@ from annotator.store.models import (
     ProjectMember,
     utcnow,
 )
+from annotator.store.search import index_pending
 from annotator.store.trace_writer import (
     PendingTrace,
     import_tuning,
@@ -966,10 +967,10 @@ def import_files(
                     result.error = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
                     if strict:
                         raise _StrictStop(result.error) from None
-                    if result.batch_id is not None:
-                        writer.call(
-                            lambda conn, r=result: run.close_batch(conn, r, "failed")  # type: ignore[misc]
-                        )
+                    # One batch row per file, also for one that could not be read at all.
+                    writer.call(
+                        lambda conn, r=result: run.close_batch(conn, r, "failed")  # type: ignore[misc]
+                    )
                 run.bytes_before += sizes[index]
             writer.call(lambda conn: conn.commit() if strict else None)
             writer.call(_checkpoint)
@@ -1027,8 +1028,6 @@ def _index(
     n_files: int,
 ) -> None:
     """Bring the full-text index up to date and time it apart from the import."""
-    from annotator.store.search import index_pending
-
     started = time.monotonic()
 
     def on_progress(done: int, total: int) -> None:

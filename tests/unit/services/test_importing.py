@@ -184,6 +184,10 @@ def test_unreadable_file_fails_alone(db: Database, tmp_path: Path, rejects: Path
     assert [f.status for f in summary.files] == ["failed", "done"]
     assert summary.files[0].error is not None and "notes.txt" in summary.files[0].error
     assert summary.imported == 1 and not summary.ok
+    assert [(r.file_path, r.status) for r in batches(db)] == [
+        (str(odd), "failed"),
+        (str(good), "done"),
+    ]
 
 
 def test_unknown_project_and_format_raise_before_anything(db: Database, tmp_path: Path) -> None:
