@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 from annotator.domain.label import EvidenceSpan
+from annotator.domain.trace import Trace
 from annotator.gui.trace_view import TraceView, samples
 
 
@@ -35,6 +37,19 @@ def dark_palette() -> QPalette:
     return pal
 
 
+def _trace_from_file(path: str, index: int) -> Trace:
+    from annotator.formats.reading import read_file
+
+    seen = 0
+    for item in read_file(Path(path)):
+        if isinstance(item, tuple):
+            for trace in item[1]:
+                if seen == index:
+                    return trace
+                seen += 1
+    raise SystemExit(f"{path} has only {seen} readable traces")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m annotator.gui.trace_view")
     parser.add_argument(
@@ -44,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shot", help="save a screenshot to this PNG and exit")
     parser.add_argument("--find", help="open the find bar with this query")
     parser.add_argument("--collapsed", action="store_true", help="collapse all reasoning")
+    parser.add_argument("--file", help="show a trace read from this file instead of a sample")
+    parser.add_argument("--index", type=int, default=0, help="which trace of --file")
     parser.add_argument("--scroll", type=int, default=0, help="scroll down this many pixels")
     args = parser.parse_args(argv)
     existing = QApplication.instance()
@@ -51,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     app.setStyle("Fusion")
     if args.dark:
         app.setPalette(dark_palette())
-    if args.sample == "rich":
+    if args.file:
+        trace = _trace_from_file(args.file, args.index)
+    elif args.sample == "rich":
         trace = samples.rich_trace()
     elif args.sample == "hostile":
         trace = samples.hostile_trace()
@@ -60,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     view = TraceView()
     view.resize(900, 1000)
     spans = []
-    if args.sample == "rich":
+    if args.file:
+        trace = _trace_from_file(args.file, args.index)
+    elif args.sample == "rich":
         text = trace.turns[2].blocks[0].text
         start = text.index("With a hash map")
         spans.append(

@@ -430,6 +430,8 @@ class DocumentBuilder:
         writer = markdown.MarkdownWriter(self.c, self.st, rb.block.text, fmt, char)
         rb.segments.extend(writer.write(tokens))
         rb.markdown = True
+        if rb.index > 0:  # air between a tinted reasoning/tool block and the answer
+            set_margins(self.doc, rb.body_start, rb.body_start, 6, 0)
 
     def text_block(self, rb: RenderedBlock) -> None:
         text = rb.block.text
@@ -444,7 +446,8 @@ class DocumentBuilder:
         if tokens is not None and not markdown.is_trivial(tokens):
             self._markdown_body(rb, tokens)
         else:
-            self._plain_body(rb, self._block_fmt(bottom=4), self._char())
+            top = 6 if rb.index > 0 else 0
+            self._plain_body(rb, self._block_fmt(top=top, bottom=4), self._char())
 
     def reasoning_block(self, rb: RenderedBlock) -> None:
         block = rb.block
