@@ -33,8 +33,10 @@ def run_gui(ctx: GuiContext, *, demo: bool = False) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from annotator.gui.crash import install_crash_handler
     from annotator.gui.main_window import MainWindow
     from annotator.gui.theme import apply_theme
+    from annotator.logging_setup import installed_log_file, setup_logging
     from annotator.settings import load_settings
 
     paths = ctx.paths.ensure()
@@ -44,6 +46,8 @@ def run_gui(ctx: GuiContext, *, demo: bool = False) -> int:
     app.setApplicationName("Trace Annotator")
     app.setOrganizationName("trace-annotator")
     app.setDesktopFileName("trace-annotator")
+    log_file = installed_log_file() or setup_logging(paths)
+    install_crash_handler(log_file, app)
     settings = load_settings(paths.settings_file)
     apply_theme(app, settings.theme)
 

@@ -47,12 +47,15 @@ class _Runnable(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self._fn()
+            result: object = self._fn()
+            ok = True
         except BaseException as exc:
             log.debug("background job failed:\n%s", traceback.format_exc())
-            self._bridge.finished.emit(self._job_id, False, exc)
-        else:
-            self._bridge.finished.emit(self._job_id, True, result)
+            result, ok = exc, False
+        try:
+            self._bridge.finished.emit(self._job_id, ok, result)
+        except RuntimeError:  # the window went away meanwhile: nobody is left to tell
+            log.debug("background job %d finished after its owner was deleted", self._job_id)
 
 
 class Background(QObject):
@@ -75,6 +78,7 @@ class Background(QObject):
         self._jobs: dict[int, _Job] = {}
         self._lock = threading.Lock()
         self.default_failure = default_failure
+        self._closed = False
 
     def run(
         self,
@@ -84,7 +88,10 @@ class Background(QObject):
         *,
         serial: bool = False,
     ) -> int:
-        """Start ``fn`` on a worker thread; returns a job id."""
+        """Start ``fn`` on a worker thread; returns a job id (0 once shut down: not run)."""
+        if self._closed:
+            log.debug("background job refused: shutting down")
+            return 0
         job_id = next(self._ids)
         with self._lock:
             self._jobs[job_id] = _Job(on_success, on_failure)
@@ -138,7 +145,9 @@ class Background(QObject):
         return ok_serial and ok_parallel
 
     def shutdown(self, msecs: int = 30_000) -> bool:
-        """Finish queued work, then let idle threads exit so none outlive the window."""
+        """Finish queued work, refuse new jobs, and let idle threads exit so none outlive the
+        window."""
+        self._closed = True
         for pool in (self._serial, self._parallel):
             pool.setExpiryTimeout(0)
         return self.wait_workers(msecs)

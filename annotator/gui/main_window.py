@@ -60,6 +60,7 @@ DRAFT_DELAY_MS = 700
 SEARCH_DELAY_MS = 300
 STATS_INTERVAL_MS = 60_000
 PREFETCH = 2
+SETTLE_MS = 120
 STATUS_FILTERS = (
     ("All statuses", None),
     ("To do", frozenset({"todo"})),
@@ -186,6 +187,8 @@ class MainWindow(QMainWindow):
         self._search_timer.timeout.connect(self.reload_queue)
         self._stats_timer = QTimer(self, interval=STATS_INTERVAL_MS)
         self._stats_timer.timeout.connect(self.refresh_stats)
+        self._settle_timer = QTimer(self, singleShot=True, interval=SETTLE_MS)
+        self._settle_timer.timeout.connect(self._settled)
         self._settings_timer = QTimer(self, singleShot=True, interval=1000)
         self._settings_timer.timeout.connect(self.save_settings)
 
@@ -714,11 +717,24 @@ class MainWindow(QMainWindow):
         self.trace_header.setText(header_text(view))
         self.clock.start_item()
         self._update_timer_label()
-        service = self.service
-        trace_id = view.trace_id
+        # Remembering the item and prefetching the next ones wait until the labeler has
+        # settled on this item and it is painted: worker threads compete for the GIL, and a
+        # run of J presses should not queue a prefetch per trace flown over.
+        self._settle_timer.start()
+        self.traceShown.emit(view.trace_id)
+
+    def is_settled(self) -> bool:
+        """No work pending: nothing queued, running, or about to be (tests and benchmarks)."""
+        timers = (self._settle_timer, self._draft_timer, self._search_timer)
+        return self.bg.is_idle() and not any(t.isActive() for t in timers)
+
+    def _settled(self) -> None:
+        service, current = self.service, self.current
+        if service is None or current is None:
+            return
+        trace_id = current.trace_id
         self.bg.serial(lambda: service.mark_current(trace_id))
         self._prefetch_after(self._current_row)
-        self.traceShown.emit(trace_id)
 
     def _prefetch_after(self, row: int | None) -> None:
         service = self.service
@@ -841,24 +857,31 @@ class MainWindow(QMainWindow):
                 self.panel.set_problems(exc.problems)
             self.show_error(exc, f"Trace #{trace_id} was not submitted")
 
-        self.bg.serial(
-            lambda: service.submit(trace_id, label, seconds),
-            lambda _r: self._after_record(trace_id),
-            failed,
-        )
         self._mark_row(trace_id, "done", label.verdict)
         self.current = None
-        self.next_trace_after(trace_id)
+        self.next_trace_after(
+            trace_id,
+            lambda: self.bg.serial(
+                lambda: service.submit(trace_id, label, seconds),
+                lambda _r: self._after_record(trace_id),
+                failed,
+            ),
+        )
 
-    def next_trace_after(self, trace_id: int) -> None:
+    def next_trace_after(self, trace_id: int, record: Callable[[], object]) -> None:
+        """Move on after a submit, skip or flag, then queue ``record`` (the write). A prefetched
+        next trace is painted before the writer thread starts, so the two do not compete for
+        the GIL; the write is still queued within the same key press."""
         row = self._current_row
         nxt = self.model.id_at(row + 1) if row is not None else None
         if nxt is None:
+            record()
             self.current = None
             self.statusBar().showMessage("End of the queue: all done here.", 6000)
             self._reopen_in_place(trace_id)
             return
         self.go_to(nxt, (row or 0) + 1)
+        record()
 
     def _reopen_in_place(self, trace_id: int) -> None:
         """At the end of the queue the last item stays on screen, reloaded with its new state."""
@@ -882,12 +905,14 @@ class MainWindow(QMainWindow):
         seconds = self.clock.take()
         self._dirty = False
         self._draft_timer.stop()
-        self.bg.serial(
-            lambda: service.skip(trace_id, seconds), lambda _r: self._after_record(trace_id)
-        )
         self._mark_row(trace_id, "skipped", None)
         self.current = None
-        self.next_trace_after(trace_id)
+        self.next_trace_after(
+            trace_id,
+            lambda: self.bg.serial(
+                lambda: service.skip(trace_id, seconds), lambda _r: self._after_record(trace_id)
+            ),
+        )
 
     def flag(self) -> None:
         from annotator.gui.dialogs import FlagDialog
@@ -905,13 +930,15 @@ class MainWindow(QMainWindow):
         seconds = self.clock.take()
         self._dirty = False
         self._draft_timer.stop()
-        self.bg.serial(
-            lambda: service.flag(trace_id, comment, seconds, label=label),
-            lambda _r: self._after_record(trace_id),
-        )
         self._mark_row(trace_id, "flagged", label.verdict)
         self.current = None
-        self.next_trace_after(trace_id)
+        self.next_trace_after(
+            trace_id,
+            lambda: self.bg.serial(
+                lambda: service.flag(trace_id, comment, seconds, label=label),
+                lambda _r: self._after_record(trace_id),
+            ),
+        )
 
     def undo(self) -> None:
         service = self.service
@@ -1105,8 +1132,14 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Finish queued writes, stop the workers, close the database."""
         self._closing = True
-        self._stats_timer.stop()
-        self._search_timer.stop()
+        for timer in (
+            self._stats_timer,
+            self._search_timer,
+            self._settle_timer,
+            self._draft_timer,
+            self._settings_timer,
+        ):
+            timer.stop()
         self.clock.stop()
         self.bg.shutdown()
         if self.db is not None:

@@ -62,7 +62,7 @@ def _enter_to_paint(qtbot: Any, window: Any, rows: range) -> list[float]:
     window.go_to(window.model.id_at(rows.start), rows.start)
     qtbot.waitUntil(lambda: window.current is not None, timeout=20_000)
     for _ in rows[:-1]:
-        qtbot.waitUntil(window.bg.is_idle, timeout=20_000)  # the labeler reads; prefetch lands
+        qtbot.waitUntil(window.is_settled, timeout=20_000)  # the labeler reads; prefetch lands
         before = window.current.trace_id
         window.trace_view.setFocus()
         QTest.keyClick(window.trace_view, Qt.Key.Key_1)

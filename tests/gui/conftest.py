@@ -124,12 +124,12 @@ def open_window(qtbot: object, tmp_path: Path) -> Iterator[Callable[..., object]
         windows.append(window)
         if wait:
             qtbot.waitUntil(lambda: window.current is not None, timeout=10_000)  # type: ignore[attr-defined]
-            qtbot.waitUntil(window.bg.is_idle, timeout=10_000)  # type: ignore[attr-defined]
+            qtbot.waitUntil(window.is_settled, timeout=10_000)  # type: ignore[attr-defined]
         return window
 
     yield opener
     for window in windows:
-        if window.db is not None or not window.bg.is_idle():
+        if window.db is not None or not window.is_settled():
             window.shutdown()
         assert window.bg.wait_workers(10_000)
         assert window.bg.pending == 0 or window._closing, "a background job never reported back"

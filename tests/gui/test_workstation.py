@@ -69,7 +69,7 @@ def test_label_ten_by_keys_kill_and_reopen(qtbot: Any, project_db: str, open_win
         assert len(window.panel.spans()) == 1
         press(window, Qt.Key.Key_Return)
         wait_next(qtbot, window, trace_id)
-    qtbot.waitUntil(window.bg.is_idle, timeout=5000)
+    qtbot.waitUntil(window.is_settled, timeout=5000)
     # Kill: no close event, no draft save, no settings: only what was committed survives.
     window.bg.wait_workers()
     window.db.dispose()
@@ -104,7 +104,7 @@ def test_draft_survives_a_kill(qtbot: Any, project_db: str, open_window: Any) ->
     qtbot.keyClicks(window.panel.rationale, "not sure yet, S and J typed here")
     assert window.current.trace_id == target  # typed letters did not skip or move
     assert window.panel.label().verdict == "cannot_determine"
-    qtbot.waitUntil(lambda: not window._dirty and window.bg.is_idle(), timeout=5000)
+    qtbot.waitUntil(lambda: not window._dirty and window.is_settled(), timeout=5000)
     window.bg.wait_workers()
     window.db.dispose()
     window.db = None
@@ -125,7 +125,7 @@ def test_undo_last_submit(qtbot: Any, project_db: str, open_window: Any) -> None
     press(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
     press(window, Qt.Key.Key_Return)
     wait_next(qtbot, window, first)
-    qtbot.waitUntil(window.bg.is_idle, timeout=5000)
+    qtbot.waitUntil(window.is_settled, timeout=5000)
     window.trace_view.setFocus()
     press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(
@@ -133,7 +133,7 @@ def test_undo_last_submit(qtbot: Any, project_db: str, open_window: Any) -> None
     )
     assert window.current.status != "done"
     assert window.panel.label().verdict == "legitimate"  # kept so it can be fixed
-    qtbot.waitUntil(window.bg.is_idle, timeout=5000)
+    qtbot.waitUntil(window.is_settled, timeout=5000)
     assert labels_in(project_db)[first].status != "done"
 
 
@@ -151,7 +151,7 @@ def test_schema_violation_is_shown_and_nothing_is_submitted(
     assert not window.panel.problems.isVisible()
     press(window, Qt.Key.Key_Return)
     wait_next(qtbot, window, first)
-    qtbot.waitUntil(window.bg.is_idle, timeout=5000)
+    qtbot.waitUntil(window.is_settled, timeout=5000)
     assert labels_in(project_db)[first].status == "done"
 
 
@@ -175,7 +175,7 @@ def test_skip_flag_and_navigation_keys(
     press(window, Qt.Key.Key_Down)
     wait_next(qtbot, window, ids[1])
     assert window.current.trace_id == ids[2]
-    qtbot.waitUntil(window.bg.is_idle, timeout=5000)
+    qtbot.waitUntil(window.is_settled, timeout=5000)
     stored = labels_in(project_db)
     assert stored[ids[0]].status == "skipped"
     assert stored[ids[1]].status == "flagged"
@@ -229,7 +229,7 @@ def test_queue_search_and_status_filter(qtbot: Any, project_db: str, open_window
     window.status_filter.setCurrentIndex(4)  # Done
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
     assert window.model.ids() == [first]
-    qtbot.waitUntil(window.bg.is_idle, timeout=5000)
+    qtbot.waitUntil(window.is_settled, timeout=5000)
 
 
 def test_status_bar_and_guidelines(qtbot: Any, project_db: str, open_window: Any) -> None:
