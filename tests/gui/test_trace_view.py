@@ -379,7 +379,9 @@ def test_hostile_trace_is_inert(view: TraceView, qtbot: QtBot) -> None:
         assert literal in text, literal
     assert "ab⟨U+202E⟩cod.exe⟨U+202C⟩ ⟨U+2066⟩isolate⟨U+2069⟩" in text
     assert "nul␀byte" in text
-    for invisible in ("\u202e", "\u202c", "\u2066", "\x00"):
+    assert "smuggled⟨U+E0069⟩⟨U+E0067⟩tag" in text
+    assert not view.browser.acceptDrops()
+    for invisible in ("\u202e", "\u202c", "\u2066", "\x00", "\U000e0069"):
         assert invisible not in view.browser.document().toRawText()
     assert view.browser.resource_requests == []
     assert _anchors(view.browser.document()) == 0

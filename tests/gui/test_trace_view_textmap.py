@@ -32,6 +32,9 @@ def test_clean_text_is_untouched() -> None:
         ("frame\ufdd0\ufdd1obj\ufffc", "frame⟨U+FDD0⟩⟨U+FDD1⟩obj⟨U+FFFC⟩"),
         ("lone\ud800surrogate", "lone⟨U+D800⟩surrogate"),
         ("del\x7f", "del\u2421"),
+        ("zero\u200bwidth\ufeff", "zero⟨U+200B⟩width⟨U+FEFF⟩"),
+        ("tag\U000e0041\U000e0042", "tag⟨U+E0041⟩⟨U+E0042⟩"),
+        ("emoji \U0001f468\u200d\U0001f469 ok", "emoji \U0001f468\u200d\U0001f469 ok"),
     ],
 )
 def test_escapes(source: str, shown: str) -> None:

@@ -47,7 +47,7 @@ REASONING = (
 HOSTILE_TEXT = (
     '<img src="http://evil.example/pixel.png"> <a href="file:///etc/passwd">passwd</a> '
     "<script>alert(1)</script> <style>body{display:none}</style> "
-    "ab\u202ecod.exe\u202c \u2066isolate\u2069 nul\x00byte "
+    "ab\u202ecod.exe\u202c \u2066isolate\u2069 nul\x00byte smuggled\U000e0069\U000e0067tag "
     "![x](http://evil.example/img.png) [click](file:///etc/shadow) <http://evil.example/auto>\n\n"
     + "[" * 10_000
     + "]" * 10_000

@@ -3,8 +3,8 @@
 Trace text is hostile, so what the document shows is not always what the source holds:
 bidirectional controls become visible markers (``⟨U+202E⟩``) so they cannot reorder what the labeler
 reads, C0 controls become control pictures (NUL -> ``␀``), characters that Qt's document treats as
-structure (U+FDD0/U+FDD1 frame markers, U+FFFC object replacement) and lone surrogates become
-markers, ``\\r\\n`` becomes one line break, very long lines get extra line breaks for display only
+structure (U+FDD0/U+FDD1 frame markers, U+FFFC object replacement), invisible characters (zero
+width space, tag characters) and lone surrogates become markers, ``\\r\\n`` becomes one line break, very long lines get extra line breaks for display only
 (laying out one 1 MB paragraph costs 0.7 s; many short ones are laid out lazily), and JSON is
 re-indented. Evidence spans are offsets into the source, so every transformation is recorded in an
 :class:`OffsetMap` that converts document offsets to source offsets and back.
@@ -26,8 +26,14 @@ JSON_PRETTY_LIMIT: Final = 200_000
 """JSON longer than this is shown as is: re-indenting costs Python time per token."""
 
 _BIDI: Final = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_INVISIBLE: Final = "\u00ad\u180e\u200b\u2060-\u2064\ufeff\U000e0000-\U000e007f"
+"""Invisible characters that can hide text from a reader (tag characters smuggle ASCII); the
+joiners U+200C/U+200D stay, scripts and emoji need them."""
 _ESCAPE: Final = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\r" + _BIDI + "\ufdd0\ufdd1\ufff9-\ufffc\ud800-\udfff]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\r"
+    + _BIDI
+    + _INVISIBLE
+    + "\ufdd0\ufdd1\ufff9-\ufffc\ud800-\udfff]"
 )
 _LONG_LINE: Final = re.compile(f"^[^\n]{{{LINE_LIMIT + 1}}}", re.M)  # anchored: linear time
 _JSON_TOKEN: Final = re.compile(r'\s*("(?:[^"\\]+|\\.)*"|[{}\[\],:]|[^\s{}\[\],:"]+)', re.S)

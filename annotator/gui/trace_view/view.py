@@ -53,6 +53,7 @@ class SafeBrowser(QTextBrowser):
         self.setOpenExternalLinks(False)
         self.setReadOnly(True)
         self.setUndoRedoEnabled(False)
+        self.setAcceptDrops(False)  # a dropped file or URL is not something to open either
         self._press: QPoint | None = None
 
     def loadResource(self, type: int, name: QUrl | str) -> Any:
