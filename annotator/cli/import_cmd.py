@@ -14,17 +14,19 @@ import sys
 from pathlib import Path
 
 import click
+from rich import filesize
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
 from rich.table import Column, Table
+from rich.text import Text
 
 from annotator.cli._support import app, err, open_db, out, print_json
 from annotator.cli.context import CliError
@@ -51,6 +53,20 @@ def _expand(patterns: tuple[str, ...]) -> list[Path]:
     return paths
 
 
+class _Amount(ProgressColumn):
+    """Done/total and rate: in bytes while importing, in traces while indexing."""
+
+    def render(self, task: Task) -> Text:
+        total = int(task.total or 0)
+        done = int(task.completed)
+        speed = task.finished_speed or task.speed or 0.0
+        if task.fields.get("unit") == "bytes":
+            rate = f"{filesize.decimal(int(speed))}/s" if speed else "?/s"
+            return Text(f"{filesize.decimal(done)}/{filesize.decimal(total)} {rate}")
+        rate = f"{speed:,.0f}/s" if speed else "?/s"
+        return Text(f"{done:,}/{total:,} traces {rate}")
+
+
 class _Bar:
     """A rich progress bar on stderr: bytes with rate and ETA, then the search index."""
 
@@ -58,8 +74,7 @@ class _Bar:
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            _Amount(),
             TimeRemainingColumn(),
             TextColumn("{task.fields[counts]}"),
             console=err(),
@@ -83,7 +98,9 @@ class _Bar:
         if p.phase == "import":
             counts = f"{p.imported:,} new, {p.duplicates:,} dup, {p.rejected:,} rejected"
             if self.task is None:
-                self.task = self.progress.add_task("Importing", total=p.bytes_total, counts="")
+                self.task = self.progress.add_task(
+                    "Importing", total=p.bytes_total, counts="", unit="bytes"
+                )
             self.progress.update(
                 self.task,
                 completed=p.bytes_done,
@@ -93,13 +110,13 @@ class _Bar:
         else:
             if self.index_task is None:
                 self.index_task = self.progress.add_task(
-                    "Indexing for search", total=max(p.index_total, 1), counts=""
+                    "Indexing for search", total=max(p.index_total, 1), counts="", unit="traces"
                 )
             self.progress.update(
                 self.index_task,
                 completed=p.indexed,
                 total=max(p.index_total, 1),
-                counts=f"{p.indexed:,}/{p.index_total:,} traces",
+                counts="",
             )
 
 
