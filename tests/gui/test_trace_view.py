@@ -609,3 +609,18 @@ def test_markdown_selection_with_unplaced_runs_still_maps(view: TraceView) -> No
     span = view.selected_span()
     assert span is not None
     assert span.text == "item &lt;two&gt; end"
+
+
+def test_find_stays_open_across_traces(view: TraceView, qtbot: QtBot) -> None:
+    view.set_trace(samples.rich_trace())
+    view.show_find()
+    qtbot.keyClicks(view.find_bar.edit, "hash map")
+    n = len(view.find_matches())
+    view.set_trace(samples.rich_trace())  # the next trace: highlights kept, view at its top
+    assert len(view.find_matches()) == n
+    assert view.current_match() == -1
+    assert view.find_bar.count.text() == f"{n} matches"
+    assert view.browser.verticalScrollBar().value() == 0
+    assert len(view.browser.extraSelections()) == n
+    qtbot.keyClick(view.find_bar.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert view.current_match() == n - 1

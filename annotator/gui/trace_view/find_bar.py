@@ -79,5 +79,7 @@ class FindBar(QWidget):
             self.count.setText("")
         elif total == 0:
             self.count.setText("no matches")
+        elif current < 0:
+            self.count.setText(f"{total:,} matches" if total > 1 else "1 match")
         else:
             self.count.setText(f"{current + 1 if current >= 0 else 0} of {total:,}")

@@ -201,7 +201,7 @@ class TraceView(QWidget):
         self._matches = []
         self._current = -1
         if self.find_bar.isVisible() and self._query:
-            self._run_find()
+            self._run_find(reveal=False)
         else:
             self._refresh_selections()
 
@@ -339,14 +339,17 @@ class TraceView(QWidget):
         self._query = query
         self._run_find()
 
-    def _run_find(self) -> None:
+    def _run_find(self, *, reveal: bool = True) -> None:
+        """Find all matches; ``reveal``: make the first one below the view's top current.
+
+        A new trace keeps the query and its highlights but stays at its top (reveal=False)."""
         query = self._query
         self._matches = []
         self._current = -1
         if query:
             pattern = re.compile(re.escape(query), re.IGNORECASE)
             self._matches = [(m.start(), m.end()) for m in pattern.finditer(self._plain_text())]
-        if self._matches:
+        if self._matches and reveal:
             here = self.browser.cursorForPosition(QPoint(0, 0)).position()
             self._current = next((i for i, (a, _) in enumerate(self._matches) if a >= here), 0)
             self._goto_current()
@@ -361,7 +364,10 @@ class TraceView(QWidget):
             return
         if not self._matches:
             return
-        self._current = (self._current + delta) % len(self._matches)
+        if self._current < 0:
+            self._current = 0 if delta > 0 else len(self._matches) - 1
+        else:
+            self._current = (self._current + delta) % len(self._matches)
         self._goto_current()
         self.find_bar.set_count(self._current, len(self._matches), self._query)
 
