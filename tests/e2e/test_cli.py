@@ -137,6 +137,18 @@ def test_bad_input_rejects_and_strict(run: Any, home: Path, tmp_path: Path) -> N
     assert list((home / "rejects").glob("*.rejects.jsonl"))
 
 
+def test_init_with_own_schema_and_guidelines(run: Any, tmp_path: Path) -> None:
+    schema = tmp_path / "schema.toml"
+    schema.write_text((REPO / "resources" / "schemas" / "default.toml").read_text())
+    guidelines = tmp_path / "guide.md"
+    guidelines.write_text("# Our rules\n")
+    done = run(
+        "init", "--project", "Mine", "--schema", str(schema), "--guidelines", str(guidelines)
+    )
+    assert "Created project 'Mine'" in done.stdout and "legitimate" in done.stdout
+    assert [p["name"] for p in as_json(run("projects", "--json"))] == ["Mine"]
+
+
 def test_user_mistakes_are_one_line_errors(run: Any, tmp_path: Path) -> None:
     one_line_error(run("stats", "--project", "nope", expect=2), "no project named 'nope'")
     run("init", "--project", PROJECT)
