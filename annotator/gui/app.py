@@ -54,7 +54,10 @@ def run_gui(ctx: GuiContext, *, demo: bool = False) -> int:
     def open_db() -> Database:
         from annotator.store.open import open_database
 
-        return open_database(url, backup_dir=paths.backups)
+        db = open_database(url, backup_dir=paths.backups)
+        import annotator.services.labeling  # noqa: F401  (warm: the next job needs it)
+
+        return db
 
     window = MainWindow(settings, paths.settings_file, open_db, demo=demo)
     window.show()

@@ -5,7 +5,8 @@ raw HTML kept literal, no links or images that could load anything) into its Saf
 
 from __future__ import annotations
 
-from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QShowEvent, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QWidget
 
 from annotator.domain.schema import LabelSchema
@@ -56,18 +57,30 @@ class GuidelinesView(SafeBrowser):
         self._schema: LabelSchema | None = None
         self._guidelines = ""
         self._doc: QTextDocument | None = None
+        self._stale = False
 
     def set_content(self, schema: LabelSchema, guidelines: str) -> None:
         self._schema = schema
         self._guidelines = guidelines
-        self._render()
+        self._stale = True
+        if self.isVisible():
+            self._render()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Rendered when first shown: start-up does not pay for a tab nobody has opened."""
+        super().showEvent(event)
+        if self._stale:
+            self._render()
 
     def text(self) -> str:
+        if self._stale:
+            self._render()
         return self.document().toPlainText()
 
     def _render(self) -> None:
         if self._schema is None:
             return
+        self._stale = False
         doc = QTextDocument(self)
         doc.setDefaultFont(self.font())
         doc.setDocumentMargin(12)
@@ -78,9 +91,9 @@ class GuidelinesView(SafeBrowser):
         if old is not None:
             old.deleteLater()
 
-    def changeEvent(self, event: object) -> None:
-        from PySide6.QtCore import QEvent
-
-        super().changeEvent(event)  # type: ignore[arg-type]
-        if getattr(event, "type", lambda: None)() == QEvent.Type.PaletteChange:
-            self._render()
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._stale = True
+            if self.isVisible():
+                self._render()

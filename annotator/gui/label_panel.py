@@ -4,7 +4,7 @@ confidence, rationale and evidence spans, each control showing the key that driv
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QKeySequence, QShortcut
+from PySide6.QtGui import QFont, QKeySequence, QMouseEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractButton,
     QButtonGroup,
@@ -48,6 +48,21 @@ class KeyBadge(QLabel):
         self.setFont(font)
         self.setMinimumWidth(44)
         self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+class ClickLabel(QLabel):
+    """A wrapped description that checks its button when clicked, like the button's own text."""
+
+    def __init__(self, text: str, button: QAbstractButton) -> None:
+        super().__init__(text)
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self._button = button
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._button.click()
+        super().mousePressEvent(event)
 
 
 def span_caption(span: EvidenceSpan) -> str:
@@ -112,11 +127,15 @@ class LabelPanel(QWidget):
         row = 0
         for level in range(conf.min, conf.max + 1):
             desc = conf.descriptions.get(str(level), "")
-            button = QRadioButton(f"{level}" + (f" - {desc}" if desc else ""))
+            button = QRadioButton(str(level))
             button.setToolTip(desc)
             self.confidence_group.addButton(button, level)
             self._confidence_buttons[level] = button
             self._add_row(grid, row, f"confidence:{level}", button)
+            if desc:  # long descriptions wrap beside the button instead of being cut off
+                text = ClickLabel(desc, button)
+                text.setToolTip(desc)
+                grid.addWidget(text, row, 2)
             row += 1
         none_button = QRadioButton("none")
         optional = ", ".join(schema.verdict(v).title for v in conf.optional_for)
@@ -127,6 +146,8 @@ class LabelPanel(QWidget):
         self._confidence_buttons[NO_CONFIDENCE] = none_button
         self._add_row(grid, row, "confidence:none", none_button)
         self.confidence_group.buttonClicked.connect(self._user_changed)
+        grid.setColumnStretch(1, 0)
+        grid.setColumnStretch(2, 1)
         outer.addWidget(conf_box)
 
         # Tags
@@ -190,7 +211,7 @@ class LabelPanel(QWidget):
         control.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         grid.addWidget(badge, row, 0)
         grid.addWidget(control, row, 1)
-        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(grid.columnCount() - 1, 1)
 
     def _tag_section(
         self, title: str, tags: list[TagDef], boxes: dict[str, QCheckBox]

@@ -822,6 +822,9 @@ class MainWindow(QMainWindow):
         self._prefetched.pop(trace_id, None)
 
         def saved(_result: object) -> None:
+            if self.panel is not None and self.current is not None:
+                if self.current.trace_id == trace_id and label.verdict:
+                    self.panel.status_label.setText("Draft (saved as you type)")
             cached = self.model.cached(trace_id)
             if cached is not None and cached.status in ("todo", "draft") and label.verdict:
                 self.model.update_row(
