@@ -55,7 +55,8 @@ _HINT: Final = re.compile(
 _PLAIN_TOKENS: Final = frozenset({"paragraph_open", "paragraph_close", "inline"})
 _PLAIN_INLINE: Final = frozenset({"text", "softbreak"})
 _CACHE: OrderedDict[str, list[Token]] = OrderedDict()
-_CACHE_CHARS: Final = 4_000_000
+_CACHE_TOKENS: Final = 100_000
+"""Tokens kept (~400 bytes each): a few hundred typical answers, the current and next traces."""
 _cache_size = 0
 _HEADING_SCALE: Final = {1: 1.45, 2: 1.3, 3: 1.15, 4: 1.05, 5: 1.0, 6: 1.0}
 _BULLETS: Final = (
@@ -99,11 +100,15 @@ def parse(text: str) -> list[Token]:
         return tokens
     tokens = _MD.parse(text)
     _CACHE[text] = tokens
-    _cache_size += len(text)
-    while _cache_size > _CACHE_CHARS and len(_CACHE) > 1:
-        old, _ = _CACHE.popitem(last=False)
-        _cache_size -= len(old)
+    _cache_size += _weight(tokens)
+    while _cache_size > _CACHE_TOKENS and len(_CACHE) > 1:
+        _, old = _CACHE.popitem(last=False)
+        _cache_size -= _weight(old)
     return tokens
+
+
+def _weight(tokens: Sequence[Token]) -> int:
+    return len(tokens) + sum(len(t.children) for t in tokens if t.children)
 
 
 def is_trivial(tokens: Sequence[Token]) -> bool:
