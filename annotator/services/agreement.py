@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from annotator.domain.agreement import (
     DEFAULT_BOOTSTRAP,
@@ -256,7 +256,10 @@ def _day(value: datetime | None) -> date | None:
 def load_agreement_data(
     db: Database, project: str, *, lead: str, labelers: Sequence[str] | None = None
 ) -> AgreementData:
-    """Lead-only. The submitted (``done``) labels of the project, optionally of some labelers."""
+    """Lead-only. The submitted (``done``) labels of the project, optionally of some labelers.
+
+    The submit day comes from SQL ``date()`` (SQLite and PostgreSQL both have it): converting
+    every timestamp in Python costs more than the metrics."""
     with db.session() as session:
         project_row = get_project(session, project)
         require_lead(session, project_row, lead)
@@ -267,7 +270,7 @@ def load_agreement_data(
                 Annotator.name,
                 LabelRow.verdict,
                 LabelRow.label_json,
-                LabelRow.submitted_at,
+                func.date(LabelRow.submitted_at),
             )
             .join(Annotator, Annotator.id == LabelRow.annotator_id)
             .where(
@@ -278,62 +281,88 @@ def load_agreement_data(
         )
         if labelers is not None:
             stmt = stmt.where(Annotator.name.in_([n.strip() for n in labelers]))
-        rows = session.execute(stmt).all()
+        rows = session.connection().execute(stmt).all()
     return build_agreement_data(rows, schema)
 
 
-def build_agreement_data(
-    rows: Sequence[tuple[int, str, str | None, str, datetime | None]], schema: LabelSchema
-) -> AgreementData:
-    """Matrices from ``(trace_id, labeler, verdict, label_json, submitted_at)`` rows."""
+DayLike = date | datetime | str | None
+
+
+def _as_day(value: DayLike) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return _day(value)
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(value[:10])
+
+
+def build_agreement_data(rows: Sequence[Sequence[Any]], schema: LabelSchema) -> AgreementData:
+    """Matrices from ``(trace_id, labeler, verdict, label_json, submitted)`` rows, where
+    ``submitted`` is a datetime, a date or an ISO date string (or None)."""
+    n_rows = len(rows)
     names = tuple(sorted({r[1] for r in rows}))
     column = {name: j for j, name in enumerate(names)}
-    trace_ids = np.unique(np.asarray([r[0] for r in rows], dtype=np.int64))
-    row_of = {int(t): i for i, t in enumerate(trace_ids)}
     categories = list(schema.verdict_values)
-    seen = {v for v in categories}
-    for r in rows:
-        if r[2] is not None and r[2] not in seen:
-            seen.add(r[2])
-            categories.append(r[2])
-    code_of = {v: i for i, v in enumerate(categories)}
+    for verdict in sorted({r[2] for r in rows if r[2] is not None} - set(categories)):
+        categories.append(verdict)
+    code_of: dict[str | None, int] = {v: i for i, v in enumerate(categories)}
+    code_of[None] = MISSING
     evidence = [t.name for t in schema.evidence_tags]
     counter = [t.name for t in schema.counter_tags]
     tags = evidence + counter
     kinds = ["tag"] * len(evidence) + ["counter_tag"] * len(counter)
     tag_index = {t: i for i, t in enumerate(tags)}
-    n, r_count = len(trace_ids), len(names)
-    codes = np.full((n, r_count), MISSING, dtype=np.int64)
-    chosen = np.zeros((n, r_count, len(tags)), dtype=bool)
+
+    trace_of_row = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n_rows)
+    trace_ids, item = np.unique(trace_of_row, return_inverse=True)
+    rater = np.fromiter((column[r[1]] for r in rows), dtype=np.int64, count=n_rows)
+    codes = np.full((len(trace_ids), len(names)), MISSING, dtype=np.int64)
+    codes[item, rater] = np.fromiter((code_of[r[2]] for r in rows), dtype=np.int64, count=n_rows)
+
+    tag_hits: list[tuple[int, int]] = []
     span_rows: list[tuple[int, int, int, int, int]] = []
-    latest: list[datetime | None] = [None] * n
-    for trace_id, name, verdict, label_json, submitted in rows:
-        i, j = row_of[trace_id], column[name]
-        if verdict is not None:
-            codes[i, j] = code_of[verdict]
-        data = orjson.loads(label_json or "{}")
-        for tag in (*(data.get("tags") or ()), *(data.get("counter_tags") or ())):
-            k = tag_index.get(tag)
-            if k is not None:
-                chosen[i, j, k] = True
+    loads = orjson.loads
+    for k, r in enumerate(rows):
+        data = loads(r[3] or "{}")
+        for key in ("tags", "counter_tags"):
+            for tag in data.get(key) or ():
+                t = tag_index.get(tag)
+                if t is not None:
+                    tag_hits.append((k, t))
         for span in data.get("spans") or ():
             start, end = int(span["start"]), int(span["end"])
             if end > start:
                 group = int(span["turn"]) * GROUP_STRIDE + int(span["block"])
-                span_rows.append((i, j, group, start, end))
-        previous = latest[i]
-        if submitted is not None and (previous is None or submitted > previous):
-            latest[i] = submitted
+                span_rows.append((int(item[k]), int(rater[k]), group, start, end))
+    chosen = np.zeros((len(trace_ids), len(names), len(tags)), dtype=bool)
+    if tag_hits:
+        hits = np.asarray(tag_hits, dtype=np.int64)
+        chosen[item[hits[:, 0]], rater[hits[:, 0]], hits[:, 1]] = True
+
+    day_cache: dict[Any, int] = {}
+    ordinals = np.empty(n_rows, dtype=np.int64)
+    for k, r in enumerate(rows):
+        raw = r[4]
+        ordinal = day_cache.get(raw)
+        if ordinal is None:
+            day = _as_day(raw)
+            ordinal = day.toordinal() if day is not None else 0
+            day_cache[raw] = ordinal
+        ordinals[k] = ordinal
+    latest = np.zeros(len(trace_ids), dtype=np.int64)
+    np.maximum.at(latest, item, ordinals)
     return AgreementData(
         labelers=names,
         categories=tuple(categories),
         tags=tuple(tags),
         tag_kinds=tuple(kinds),
-        trace_ids=trace_ids,
+        trace_ids=trace_ids.astype(np.int64),
         codes=codes,
         chosen=chosen,
         spans=SpanTable.from_rows(span_rows),
-        days=tuple(_day(t) for t in latest),
+        days=tuple(date.fromordinal(int(o)) if o > 0 else None for o in latest),
     )
 
 
