@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QButtonGroup,
     QCheckBox,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -91,20 +93,41 @@ class LabelPanel(QWidget):
         self._confidence_buttons: dict[int, QRadioButton] = {}
         self._spans: list[EvidenceSpan] = []
 
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(8, 8, 8, 8)
-        outer.setSpacing(8)
+        # Status and problems on top, the choices in a scroll area, rationale and spans pinned
+        # at the bottom: what the labeler writes and marks is always in view.
+        main = QVBoxLayout(self)
+        main.setContentsMargins(0, 0, 0, 0)
+        main.setSpacing(0)
+        head = QVBoxLayout()
+        head.setContentsMargins(8, 6, 8, 4)
+        main.addLayout(head)
+        body = QWidget()
+        body.setObjectName("labelChoices")
+        outer = QVBoxLayout(body)
+        outer.setContentsMargins(8, 0, 8, 4)
+        outer.setSpacing(6)
+        self.choices = QScrollArea()
+        self.choices.setWidgetResizable(True)
+        self.choices.setFrameShape(QFrame.Shape.NoFrame)
+        self.choices.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.choices.setWidget(body)
+        main.addWidget(self.choices, 1)
+        foot_widget = QWidget()
+        foot = QVBoxLayout(foot_widget)
+        foot.setContentsMargins(8, 4, 8, 8)
+        foot.setSpacing(4)
+        main.addWidget(foot_widget)
 
         self.status_label = QLabel("")
         self.status_label.setObjectName("labelStatus")
-        outer.addWidget(self.status_label)
+        head.addWidget(self.status_label)
 
         self.problems = QLabel("")
         self.problems.setObjectName("problems")
         self.problems.setWordWrap(True)
         self.problems.setTextFormat(Qt.TextFormat.PlainText)
         self.problems.setVisible(False)
-        outer.addWidget(self.problems)
+        head.addWidget(self.problems)
 
         # Verdict
         verdict_box = QGroupBox("Verdict")
@@ -162,14 +185,15 @@ class LabelPanel(QWidget):
                 outer.addWidget(self._tag_section(title, tags, boxes))
 
         # Rationale
-        outer.addWidget(QLabel("Rationale"))
+        outer.addStretch(1)
+        foot.addWidget(QLabel("Rationale"))
         self.rationale = QPlainTextEdit()
         self.rationale.setObjectName("rationale")
         self.rationale.setPlaceholderText("Why? (Esc returns the keys to the trace)")
         self.rationale.setTabChangesFocus(True)
-        self.rationale.setFixedHeight(90)
+        self.rationale.setFixedHeight(72)
         self.rationale.textChanged.connect(self._user_changed)
-        outer.addWidget(self.rationale)
+        foot.addWidget(self.rationale)
 
         # Evidence spans
         span_head = QHBoxLayout()
@@ -177,15 +201,15 @@ class LabelPanel(QWidget):
         span_head.addStretch(1)
         self.span_badge = KeyBadge()
         span_head.addWidget(self.span_badge)
-        outer.addLayout(span_head)
+        foot.addLayout(span_head)
         self.span_list = QListWidget()
         self.span_list.setObjectName("spanList")
-        self.span_list.setMinimumHeight(60)
-        self.span_list.setMaximumHeight(130)
+        self.span_list.setMinimumHeight(56)
+        self.span_list.setMaximumHeight(110)
         self.span_list.setWordWrap(True)
         self.span_list.itemClicked.connect(self._span_clicked)
         self.span_list.itemActivated.connect(self._span_clicked)
-        outer.addWidget(self.span_list)
+        foot.addWidget(self.span_list)
         for key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             shortcut = QShortcut(QKeySequence(key), self.span_list)
             shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
@@ -197,8 +221,7 @@ class LabelPanel(QWidget):
         self.remove_span_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         buttons.addStretch(1)
         buttons.addWidget(self.remove_span_button)
-        outer.addLayout(buttons)
-        outer.addStretch(1)
+        foot.addLayout(buttons)
 
         self.set_keymap(keymap)
         self.set_label(Label())

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
-    QScrollArea,
     QSplitter,
     QTableView,
     QTabWidget,
@@ -282,12 +281,12 @@ class MainWindow(QMainWindow):
         # Label + guidelines
         self.tabs = QTabWidget()
         self.tabs.setObjectName("rightTabs")
-        self.label_scroll = QScrollArea()
-        self.label_scroll.setWidgetResizable(True)
-        self.label_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.label_scroll.setMinimumWidth(330)
-        self.label_scroll.setWidget(QLabel("No project open"))
-        self.tabs.addTab(self.label_scroll, "Label")
+        self.label_host = QWidget()
+        self.label_host.setMinimumWidth(330)
+        self._label_layout = QVBoxLayout(self.label_host)
+        self._label_layout.setContentsMargins(0, 0, 0, 0)
+        self._label_layout.addWidget(QLabel("No project open"))
+        self.tabs.addTab(self.label_host, "Label")
         self.guidelines = GuidelinesView()
         self.tabs.addTab(self.guidelines, "Guidelines")
         self.splitter.addWidget(self.tabs)
@@ -525,7 +524,13 @@ class MainWindow(QMainWindow):
         self.panel.spansChanged.connect(self._spans_changed)
         self.panel.spanActivated.connect(self._scroll_to_span)
         self.panel.rationale.installEventFilter(self.guard)
-        self.label_scroll.setWidget(self.panel)
+        layout = self._label_layout
+        while layout.count():
+            item = layout.takeAt(0)
+            old = item.widget() if item is not None else None
+            if old is not None:
+                old.deleteLater()
+        layout.addWidget(self.panel)
         self._build_schema_actions()
         self._apply_keys()
         self.model.verdict_titles = {v.value: v.title for v in schema.verdicts}
@@ -822,9 +827,10 @@ class MainWindow(QMainWindow):
         self._prefetched.pop(trace_id, None)
 
         def saved(_result: object) -> None:
-            if self.panel is not None and self.current is not None:
-                if self.current.trace_id == trace_id and label.verdict:
-                    self.panel.status_label.setText("Draft (saved as you type)")
+            current = self.current
+            mine = current is not None and current.trace_id == trace_id
+            if self.panel is not None and mine and label.verdict:
+                self.panel.status_label.setText("Draft (saved as you type)")
             cached = self.model.cached(trace_id)
             if cached is not None and cached.status in ("todo", "draft") and label.verdict:
                 self.model.update_row(
