@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import distinct, func, select
+from sqlalchemy import ColumnElement, Connection, and_, distinct, func, select, text
 
 from annotator.domain.label import LabelStatus
 from annotator.services.projects import get_project
@@ -151,11 +151,41 @@ class ProgressReport:
         }
 
 
-def _bucket_start(value: datetime, bucket: str) -> datetime:
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if bucket == "hour":
-        return value.replace(minute=0, second=0, microsecond=0)
-    return value.replace(hour=0, minute=0, second=0, microsecond=0)
+def _bucket_expr(dialect: str, bucket: str) -> ColumnElement[Any]:
+    """The UTC start of a label's time bucket, computed by the database (one GROUP BY instead
+    of a million timestamps parsed in Python). SQLite keeps UTC text; PostgreSQL timestamptz."""
+    when = func.coalesce(LabelRow.submitted_at, LabelRow.updated_at)
+    if dialect == "sqlite":
+        pattern = "%Y-%m-%d %H:00:00" if bucket == "hour" else "%Y-%m-%d 00:00:00"
+        return func.strftime(pattern, when)
+    return func.date_trunc(bucket, func.timezone("UTC", when))
+
+
+def _as_utc(value: str | datetime) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _tag_counts(connection: Connection, project_id: int, key: str) -> Counter[str]:
+    """How often each tag (``key``: tags or counter_tags) was chosen in submitted labels.
+    SQLite counts inside the database with json_each; elsewhere the JSON is parsed here."""
+    is_done = and_(LabelRow.project_id == project_id, LabelRow.status == LabelStatus.DONE.value)
+    if connection.dialect.name == "sqlite":
+        rows = connection.execute(
+            text(
+                "SELECT j.value, count(*) FROM labels, json_each("
+                "CASE WHEN json_valid(labels.label_json) THEN labels.label_json ELSE '{}' END, "
+                ":path) AS j WHERE labels.project_id = :pid AND labels.status = :done "
+                "GROUP BY j.value"
+            ),
+            {"path": f"$.{key}", "pid": project_id, "done": LabelStatus.DONE.value},
+        ).all()
+        return Counter({str(tag): int(n) for tag, n in rows})
+    counts: Counter[str] = Counter()
+    for (label_json,) in connection.execute(select(LabelRow.label_json).where(is_done)):
+        counts.update(orjson.loads(label_json or "{}").get(key) or ())
+    return counts
 
 
 def _histogram(seconds: np.ndarray[Any, np.dtype[np.float64]]) -> Histogram:
@@ -207,16 +237,22 @@ def progress(
             .group_by(LabelRow.annotator_id, LabelRow.status)
         ):
             status_counts[aid][status] = n
-        done_rows = session.execute(
-            select(
-                LabelRow.annotator_id,
-                LabelRow.trace_id,
-                LabelRow.seconds_spent,
-                LabelRow.submitted_at,
-                LabelRow.updated_at,
-                LabelRow.label_json,
-            ).where(LabelRow.project_id == pid, LabelRow.status == LabelStatus.DONE.value)
+        is_done = and_(LabelRow.project_id == pid, LabelRow.status == LabelStatus.DONE.value)
+        connection = session.connection()
+        done_rows = connection.execute(
+            select(LabelRow.annotator_id, LabelRow.trace_id, LabelRow.seconds_spent).where(is_done)
         ).all()
+        when = _bucket_expr(connection.dialect.name, bucket)
+        per_bucket_rows = connection.execute(
+            select(when, LabelRow.annotator_id, func.count())
+            .where(is_done)
+            .group_by(when, LabelRow.annotator_id)
+        ).all()
+        verdict_rows = connection.execute(
+            select(LabelRow.verdict, func.count()).where(is_done).group_by(LabelRow.verdict)
+        ).all()
+        tags = _tag_counts(connection, pid, "tags")
+        counter_tags = _tag_counts(connection, pid, "counter_tags")
         adjudicated = (
             session.scalar(
                 select(func.count(distinct(Adjudication.trace_id))).where(
@@ -228,20 +264,16 @@ def progress(
 
     done_by: dict[int, set[int]] = defaultdict(set)
     seconds_by: dict[int, list[float]] = defaultdict(list)
-    per_bucket: dict[datetime, Counter[str]] = defaultdict(Counter)
-    verdicts: Counter[str] = Counter()
-    tags: Counter[str] = Counter()
-    counter_tags: Counter[str] = Counter()
-    for aid, trace_id, seconds, submitted, updated, label_json in done_rows:
+    for aid, trace_id, seconds in done_rows:
         done_by[aid].add(trace_id)
         seconds_by[aid].append(float(seconds or 0.0))
-        when = submitted or updated
-        if when is not None:
-            per_bucket[_bucket_start(when, bucket)][names.get(aid, str(aid))] += 1
-        data = orjson.loads(label_json or "{}")
-        verdicts[data.get("verdict") or "(none)"] += 1
-        tags.update(data.get("tags") or ())
-        counter_tags.update(data.get("counter_tags") or ())
+    per_bucket: dict[datetime, Counter[str]] = defaultdict(Counter)
+    for raw, aid, n in per_bucket_rows:
+        if raw is not None:
+            per_bucket[_as_utc(raw)][names.get(aid, str(aid))] += n
+    verdicts: Counter[str] = Counter()
+    for verdict, n in verdict_rows:
+        verdicts[verdict or "(none)"] += n
 
     people = sorted(set(roles) | set(assigned) | set(done_by), key=lambda a: names.get(a, ""))
     labelers = []
