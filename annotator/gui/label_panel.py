@@ -3,8 +3,8 @@ confidence, rationale and evidence spans, each control showing the key that driv
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QKeySequence, QMouseEvent, QShortcut
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QFont, QKeySequence, QMouseEvent, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractButton,
     QButtonGroup,
@@ -103,6 +103,7 @@ class LabelPanel(QWidget):
         main.addLayout(head)
         body = QWidget()
         body.setObjectName("labelChoices")
+        self._body = body
         outer = QVBoxLayout(body)
         outer.setContentsMargins(8, 0, 8, 4)
         outer.setSpacing(6)
@@ -225,6 +226,27 @@ class LabelPanel(QWidget):
 
         self.set_keymap(keymap)
         self.set_label(Label())
+        self._tune_contrast()
+
+    def _tune_contrast(self) -> None:
+        """Check boxes and radio buttons are filled with Base; on a dark palette Base is darker
+        than the window, so empty boxes vanish. Give the choices a lighter Base there."""
+        palette = self.palette()
+        base = palette.color(QPalette.ColorRole.Base)
+        text = palette.color(QPalette.ColorRole.Text)
+        tuned = QPalette(self._body.palette())
+        if base.lightness() < text.lightness():
+            tuned.setColor(
+                QPalette.ColorRole.Base, palette.color(QPalette.ColorRole.Window).lighter(160)
+            )
+        else:
+            tuned.setColor(QPalette.ColorRole.Base, base)
+        self._body.setPalette(tuned)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._tune_contrast()
 
     # -- building ----------------------------------------------------------------------
 
