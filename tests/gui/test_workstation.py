@@ -316,3 +316,66 @@ def test_import_dialog_runs_in_background_and_lists_rejects(
     dialog.close()
     window.reload_queue()
     qtbot.waitUntil(lambda: window.model.rowCount() == 31, timeout=5000)
+
+
+def test_span_click_scrolls_and_help_keys(
+    qtbot: Any, project_db: str, open_window: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = open_window(project_db)
+    window.trace_view.setFocus()
+    select_in_trace(window, "The answer to question 0")
+    press(window, Qt.Key.Key_E)
+    span = window.panel.spans()[0]
+    assert span.text == "The answer to question 0"
+    assert window.trace_view.spans() == [span]  # highlighted in the trace
+    scrolled: list[Any] = []
+    monkeypatch.setattr(window.trace_view, "scroll_to_span", scrolled.append)
+    item = window.panel.span_list.item(0)
+    window.panel.span_list.itemClicked.emit(item)
+    assert scrolled == [span]
+    window.trace_view.setFocus()
+    press(window, Qt.Key.Key_Question)
+    assert window._cheatsheet.isVisible()
+    keys = {
+        window._cheatsheet.table.item(r, 1).text(): window._cheatsheet.table.item(r, 0).text()
+        for r in range(window._cheatsheet.table.rowCount())
+    }
+    assert keys["Labeling: Skip"] == "S"
+    window._cheatsheet.close()
+    window.activateWindow()
+    window.trace_view.setFocus()
+    press(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)  # one action, no ambiguity
+    assert window.trace_view.find_bar.isVisible()
+    qtbot.keyClicks(window.trace_view.find_bar.edit, "sjk")  # letters go to the find box
+    assert window.trace_view.find_bar.edit.text() == "sjk"
+    first = window.current.trace_id
+    window.search.setFocus()
+    press(window, Qt.Key.Key_Return)  # Enter in the search box searches, never submits
+    assert window.current.trace_id == first
+    qtbot.waitUntil(window.is_settled, timeout=5000)
+
+
+def test_first_run_asks_the_name_then_opens_the_demo(
+    qtbot: Any, db_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from annotator.gui import dialogs
+    from annotator.gui.main_window import MainWindow
+    from annotator.settings import Settings, load_settings
+    from annotator.store.open import open_database
+
+    monkeypatch.setattr(dialogs.NameDialog, "exec", lambda self: True)
+    monkeypatch.setattr(dialogs.NameDialog, "name", lambda self: "Bo")
+    settings_path = tmp_path / "settings.json"
+    window = MainWindow(Settings(), settings_path, lambda: open_database(db_url), demo=True)
+    window.clock._is_active = lambda: True
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    qtbot.waitUntil(lambda: window.current is not None, timeout=20_000)
+    assert window.service.project.name == "Demo"
+    assert window.service.annotator_name == "Bo"
+    assert window.model.rowCount() >= 40
+    qtbot.waitUntil(window.is_settled, timeout=10_000)
+    window.close()
+    saved = load_settings(settings_path)
+    assert saved.annotator_name == "Bo" and saved.last_project == "Demo"
