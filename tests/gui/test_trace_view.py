@@ -361,6 +361,7 @@ def _anchors(doc: QTextDocument) -> int:
 
 def test_hostile_trace_is_inert(view: TraceView, qtbot: QtBot) -> None:
     view.set_trace(samples.hostile_trace())
+    view.finish_rendering()
     qtbot.wait(50)
     view.browser.viewport().repaint()
     view.browser.verticalScrollBar().setValue(view.browser.verticalScrollBar().maximum())
@@ -414,13 +415,17 @@ def test_resource_recorder_catches_a_load(view: TraceView, qtbot: QtBot) -> None
     assert "passwd" not in plain(view)
 
 
-def test_one_megabyte_single_line_opens(view: TraceView) -> None:
+def test_one_megabyte_single_line_opens(view: TraceView, qtbot: QtBot) -> None:
     trace = samples.sized_trace(1_000_000, single_line=True)
     text = trace.turns[1].blocks[0].text
     assert "\n" not in text and len(text) == 1_000_000
     view.set_trace(trace)
-    QApplication.processEvents()
+    assert not view.rendering_done()  # the first part is shown, the rest follows in idle time
+    first = view.browser.document().characterCount()
+    assert 40_000 < first < 100_000
+    qtbot.waitUntil(view.rendering_done, timeout=10_000)
     doc = view.browser.document()
+    assert doc.characterCount() > 1_000_000
     assert doc.blockCount() > 400  # split for display
     # a selection across a display-only break maps to one contiguous source range
     rb = view._map.get(1, 0)
@@ -624,3 +629,35 @@ def test_find_stays_open_across_traces(view: TraceView, qtbot: QtBot) -> None:
     assert len(view.browser.extraSelections()) == n
     qtbot.keyClick(view.find_bar.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
     assert view.current_match() == n - 1
+
+
+def test_long_trace_is_written_in_steps_and_everything_waits_for_it(
+    view: TraceView, qtbot: QtBot
+) -> None:
+    trace = samples.sized_trace(1_000_000)
+    last_turn, last_block, block = next(
+        (t, b, blk) for t, b, blk in reversed(trace.blocks()) if blk.kind is BlockKind.REASONING
+    )
+    span = EvidenceSpan(turn=last_turn, block=last_block, start=10, end=30, text=block.text[10:30])
+    view.set_trace(trace, spans=[span])
+    assert not view.rendering_done()
+    assert view._map.get(last_turn, last_block) is None  # not written yet
+    qtbot.waitUntil(view.rendering_done, timeout=10_000)
+    sels = view.browser.extraSelections()
+    assert [s.cursor.selectedText() for s in sels] == [block.text[10:30]]  # highlighted once there
+    # operations that need the whole trace finish it first
+    view.set_trace(trace)
+    assert not view.rendering_done()
+    assert view.find_text("verify each") == len(
+        re.findall("verify each", "\n".join(b.text for _, _, b in trace.blocks()), re.IGNORECASE)
+    )
+    assert view.rendering_done()
+    view.set_trace(trace)
+    view.scroll_to_span(span)
+    assert view.rendering_done()
+    assert plain(view)[view.browser.textCursor().position() :].startswith(span.text)
+    view.set_trace(trace)
+    view.set_collapsed_reasoning(True)
+    assert view.rendering_done()
+    assert all(rb.collapsed for rb in view._map.blocks if rb.collapsible)
+    view.set_collapsed_reasoning(False)

@@ -42,6 +42,8 @@ from annotator.gui.trace_view import markdown
 from annotator.gui.trace_view.styles import Styles, set_margins
 from annotator.gui.trace_view.textmap import Segment, display_text, pretty_json
 
+SLICE: Final = 32_000
+"""Characters per insertText call of a long block, so a step can stop inside it."""
 MARKDOWN_BUDGET: Final = 48_000
 """Characters of not-yet-parsed markdown rendered per trace; the rest shows as plain text.
 
@@ -131,6 +133,12 @@ class RenderMap:
         self.blocks = blocks
         self._starts = [b.start for b in blocks]
         self._by_key = {(b.turn, b.index): b for b in blocks}
+
+    def add(self, rb: RenderedBlock) -> None:
+        """Append a block written after all the others."""
+        self.blocks.append(rb)
+        self._starts.append(rb.start)
+        self._by_key[(rb.turn, rb.index)] = rb
 
     def block_at(self, pos: int) -> RenderedBlock | None:
         i = bisect_right(self._starts, pos) - 1
@@ -283,6 +291,11 @@ class DocumentBuilder:
         self.markdown_budget = markdown_budget
         self.deferred: list[str] = []
         """Markdown texts shown plain because the budget ran out (parse them, then rebuild)."""
+        self.map = RenderMap([])
+        """Blocks written so far (all of them once :meth:`resume` returns True)."""
+        self.written = 0
+        self.quota = 1 << 62
+        self._steps: Iterator[None] | None = None
 
     # ---- formats -----------------------------------------------------------------------------
 
@@ -395,7 +408,8 @@ class DocumentBuilder:
 
     def _plain_body(
         self, rb: RenderedBlock, fmt: QTextBlockFormat, char: QTextCharFormat, pretty: bool = False
-    ) -> None:
+    ) -> Iterator[None]:
+        """Insert a block's display text in slices, yielding when the step's quota is used."""
         text = rb.block.text
         shown_map = pretty_json(text) if pretty else None
         shown, omap = shown_map if shown_map is not None else display_text(text)
@@ -405,7 +419,14 @@ class DocumentBuilder:
         fmt.setBottomMargin(0)
         self._block(fmt, char)
         rb.body_start = self.c.position()
-        self.c.insertText(shown, char)
+        pos = 0
+        while pos < len(shown):
+            piece = shown[pos : pos + SLICE]
+            self.c.insertText(piece, char)
+            pos += len(piece)
+            self.written += len(piece)
+            if pos < len(shown) and self.written >= self.quota:
+                yield
         rb.segments.append(Segment(rb.body_start, self.c.position(), 0, omap))
         set_margins(self.doc, rb.body_start, self.c.position(), top, bottom)
         if omap.markers:
@@ -430,10 +451,11 @@ class DocumentBuilder:
         writer = markdown.MarkdownWriter(self.c, self.st, rb.block.text, fmt, char)
         rb.segments.extend(writer.write(tokens))
         rb.markdown = True
+        self.written += len(rb.block.text)
         if rb.index > 0:  # air between a tinted reasoning/tool block and the answer
             set_margins(self.doc, rb.body_start, rb.body_start, 6, 0)
 
-    def text_block(self, rb: RenderedBlock) -> None:
+    def text_block(self, rb: RenderedBlock) -> Iterator[None]:
         text = rb.block.text
         tokens = None
         if markdown.markdown_candidate(text):
@@ -447,9 +469,9 @@ class DocumentBuilder:
             self._markdown_body(rb, tokens)
         else:
             top = 6 if rb.index > 0 else 0
-            self._plain_body(rb, self._block_fmt(top=top, bottom=4), self._char())
+            yield from self._plain_body(rb, self._block_fmt(top=top, bottom=4), self._char())
 
-    def reasoning_block(self, rb: RenderedBlock) -> None:
+    def reasoning_block(self, rb: RenderedBlock) -> Iterator[None]:
         block = rb.block
         head = self._block_fmt(self.st.reasoning_head_bg, top=4)
         head.setLeftMargin(0)
@@ -465,7 +487,7 @@ class DocumentBuilder:
             self.c.insertText(f" · {TRUNCATED_NOTE}", self._char(self.st.warning, bold=True))
         rb.heading = (hstart, self.c.position())
         body = self._block_fmt(self.st.reasoning_bg, bottom=0)
-        self._plain_body(rb, body, self._char())
+        yield from self._plain_body(rb, body, self._char())
         if block.truncated:
             note = self._block_fmt(self.st.reasoning_bg, bottom=4)
             self._line(
@@ -487,7 +509,7 @@ class DocumentBuilder:
         )
         rb.body_start = self.c.position()
 
-    def tool_block(self, rb: RenderedBlock) -> None:
+    def tool_block(self, rb: RenderedBlock) -> Iterator[None]:
         block = rb.block
         kind = "Tool call" if block.kind is BlockKind.TOOL_CALL else "Tool result"
         parts = [(kind, self._char(self.st.roles[Role.TOOL], bold=True))]
@@ -497,11 +519,35 @@ class DocumentBuilder:
             parts.append((f" · {block.tool_call_id}", self._char(self.st.muted)))
         self._line(self._block_fmt(self.st.tool_bg, top=4), parts)
         body = self._block_fmt(self.st.tool_bg, bottom=4)
-        self._plain_body(rb, body, self._char(mono=True), pretty=True)
+        yield from self._plain_body(rb, body, self._char(mono=True), pretty=True)
 
     def build(self, trace: Trace) -> RenderMap:
+        """Write the whole trace at once."""
+        self.start(trace, 1 << 62)
+        while not self.resume(1 << 62):
+            pass
+        return self.map
+
+    def start(self, trace: Trace, quota: int) -> bool:
+        """Write the header and about ``quota`` characters of the trace; True if that was all."""
+        self._steps = self._run(trace)
+        return self.resume(quota)
+
+    def resume(self, quota: int) -> bool:
+        """Write about ``quota`` more characters; True once the whole trace is written."""
+        if self._steps is None:
+            return True
+        self.written = 0
+        self.quota = quota
+        try:
+            next(self._steps)
+        except StopIteration:
+            self._steps = None
+            return True
+        return False
+
+    def _run(self, trace: Trace) -> Iterator[None]:
         self.header(trace)
-        blocks: list[RenderedBlock] = []
         for t, turn in enumerate(trace.turns):
             name = turn.name
             if turn.role is Role.TOOL and not name:
@@ -512,20 +558,22 @@ class DocumentBuilder:
                     continue
                 rb = RenderedBlock(t, b, block, start=self.c.position() + 1)
                 if block.kind is BlockKind.TEXT:
-                    self.text_block(rb)
+                    yield from self.text_block(rb)
                 elif block.kind is BlockKind.REASONING:
-                    self.reasoning_block(rb)
+                    yield from self.reasoning_block(rb)
                 elif block.kind is BlockKind.REDACTED_REASONING:
                     self.redacted_block(rb)
                 else:
-                    self.tool_block(rb)
+                    yield from self.tool_block(rb)
                 rb.end = self.c.position() + 1
                 rb.body_end = rb.end
                 if rb.collapsed:
                     for qb in body_blocks(self.doc, rb):
                         qb.setVisible(False)
-                blocks.append(rb)
-        return RenderMap(blocks)
+                    self.doc.markContentsDirty(rb.start, rb.end - rb.start)
+                self.map.add(rb)
+                if self.written >= self.quota:
+                    yield
 
 
 def set_collapsed(doc: QTextDocument, rb: RenderedBlock, collapsed: bool) -> None:

@@ -34,6 +34,10 @@ from annotator.gui.trace_view.render import (
 )
 from annotator.gui.trace_view.styles import Styles
 
+FIRST_CHARS: Final = 48_000
+"""Characters of a trace written before it is shown; the rest follows in idle-time steps."""
+STEP_CHARS: Final = 32_000
+"""Characters appended per idle step (~5 ms of building, ~15 ms of layout)."""
 FIND_DEBOUNCE_CHARS: Final = 100_000
 """Above this many characters, find waits for a pause in typing instead of running per key."""
 
@@ -115,6 +119,7 @@ class TraceView(QWidget):
         layout.addWidget(self.browser, 1)
         layout.addWidget(self.find_bar)
         self._trace: Trace | None = None
+        self._size = 0
         self._spans: list[EvidenceSpan] = []
         self._span_ranges: list[tuple[int, int, int]] = []  # (doc start, doc end, span index)
         self._map = RenderMap([])
@@ -135,6 +140,11 @@ class TraceView(QWidget):
         self._find_timer.setInterval(150)
         self._find_timer.timeout.connect(self._run_find)
         self._deferred: list[str] = []
+        self._builder: DocumentBuilder | None = None
+        self._build_timer = QTimer(self)
+        self._build_timer.setSingleShot(True)
+        self._build_timer.setInterval(0)
+        self._build_timer.timeout.connect(self._build_step)
         self.browser.clickedAt.connect(self._on_click)
         self.browser.hoveredAt.connect(self._on_hover)
         self.find_bar.queryChanged.connect(self._on_query_typed)
@@ -160,6 +170,7 @@ class TraceView(QWidget):
     def set_trace(self, trace: Trace | None, spans: Sequence[EvidenceSpan] = ()) -> None:
         """Show ``trace`` (None: an empty view) with ``spans`` highlighted, scrolled to the top."""
         self._trace = trace
+        self._size = sum(len(b.text) for _, _, b in trace.blocks()) if trace is not None else 0
         self._spans = list(spans)
         self._render({}, MARKDOWN_BUDGET)
         self.browser.verticalScrollBar().setValue(0)
@@ -178,6 +189,9 @@ class TraceView(QWidget):
         # viewport width does not change when a long trace follows a short one.
         doc.setTextWidth(self.browser.viewport().width())
         self._deferred = []
+        self._builder = None
+        self._build_timer.stop()
+        done = True
         if trace is None:
             self._map = RenderMap([])
         else:
@@ -188,10 +202,9 @@ class TraceView(QWidget):
                 overrides=overrides,
                 markdown_budget=budget,
             )
-            self._map = builder.build(trace)
-            self._deferred = builder.deferred
-            if self._deferred:
-                self._prefetch_timer.start()
+            self._builder = builder
+            done = builder.start(trace, FIRST_CHARS)
+            self._map = builder.map
         old = self._doc
         self.browser.setDocument(doc)
         self._doc = doc
@@ -200,8 +213,55 @@ class TraceView(QWidget):
         self._plain = None
         self._matches = []
         self._current = -1
+        if done:
+            self._build_done()
+        else:
+            self._refresh_selections()
+            self._build_timer.start()
+
+    def finish_rendering(self) -> None:
+        """Write the rest of a long trace now (it is otherwise written in idle time)."""
+        while self._builder is not None:
+            self._build_step()
+
+    def rendering_done(self) -> bool:
+        return self._builder is None
+
+    def _build_step(self) -> None:
+        """Append the next part of a long trace; the lazy layout then never has much to catch up
+        with at once (Qt lays out up to 200,000 characters per background step otherwise)."""
+        builder = self._builder
+        if builder is None:
+            return
+        builder.c.beginEditBlock()
+        done = builder.resume(STEP_CHARS)
+        builder.c.endEditBlock()
+        # Lay the new part out now, while it is small: left to Qt's lazy layout, appended parts
+        # pile up and get laid out in steps of up to 200,000 characters (a ~100 ms stall).
+        doc = builder.doc
+        doc.documentLayout().blockBoundingRect(doc.lastBlock())
+        self._plain = None
+        if done:
+            self._build_done()
+        else:
+            self._build_timer.start()
+
+    def _build_done(self) -> None:
+        builder = self._builder
+        self._builder = None
+        self._build_timer.stop()
+        if builder is not None:
+            self._deferred = builder.deferred
+            if self._deferred:
+                self._prefetch_timer.start()
         if self.find_bar.isVisible() and self._query:
+            current = self._matches[self._current] if self._current >= 0 else None
             self._run_find(reveal=False)
+            if current in self._matches:
+                assert current is not None
+                self._current = self._matches.index(current)
+                self._refresh_selections()
+                self.find_bar.set_count(self._current, len(self._matches), self._query)
         else:
             self._refresh_selections()
 
@@ -213,6 +273,7 @@ class TraceView(QWidget):
         """
         if self._trace is None:
             return
+        self.finish_rendering()
         bar = self.browser.verticalScrollBar()
         value = bar.value()
         anchor = None
@@ -260,6 +321,7 @@ class TraceView(QWidget):
 
     def scroll_to_span(self, span: EvidenceSpan) -> None:
         """Expand the span's reasoning if collapsed, put the caret on it and bring it into view."""
+        self.finish_rendering()
         rb = self._map.get(span.turn, span.block)
         if rb is None:
             return
@@ -280,6 +342,7 @@ class TraceView(QWidget):
     def set_collapsed_reasoning(self, collapsed: bool) -> None:
         """Collapse or expand every reasoning block (also the default for the next traces)."""
         self._collapsed = collapsed
+        self.finish_rendering()
         if self._doc is None:
             return
         for rb in self._map.blocks:
@@ -330,7 +393,7 @@ class TraceView(QWidget):
     def _on_query_typed(self, query: str) -> None:
         """Search as the labeler types; on long traces wait for a pause in typing."""
         self._query = query
-        if len(self._plain_text()) > FIND_DEBOUNCE_CHARS:
+        if self._size > FIND_DEBOUNCE_CHARS:
             self._find_timer.start()
         else:
             self._run_find()
@@ -344,6 +407,7 @@ class TraceView(QWidget):
 
         A new trace keeps the query and its highlights but stays at its top (reveal=False)."""
         query = self._query
+        self.finish_rendering()
         self._matches = []
         self._current = -1
         if query:
