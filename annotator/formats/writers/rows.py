@@ -23,7 +23,7 @@ def utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LabelEntry:
     """One labeler's current label on a trace (any status; only ``done`` counts as a vote)."""
 
@@ -39,7 +39,7 @@ class LabelEntry:
     submitted_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AdjudicationEntry:
     lead: str
     verdict: str
@@ -48,7 +48,7 @@ class AdjudicationEntry:
     created_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Resolution:
     """The label a trace resolves to and how it was reached.
 
@@ -76,9 +76,9 @@ class Resolution:
         return self.verdict is not None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExportRow:
-    """One trace as the views see it."""
+    """One trace as the views see it. Every datetime in it is aware UTC (see :func:`utc`)."""
 
     uid: str
     turns: list[dict[str, Any]]

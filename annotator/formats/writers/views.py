@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from annotator.formats.writers.rows import EXPORT_MARKER, EXPORT_VERSION, ExportRow, utc
+from annotator.formats.writers.rows import EXPORT_MARKER, EXPORT_VERSION, ExportRow
 
 VIEW_NAMES = ("full", "classifier", "chat", "spans")
 
@@ -40,10 +40,6 @@ BLOCK_DEFAULTS: dict[str, Any] = {
     "signature": None,
     "opaque_chars": 0,
 }
-
-
-def _iso(value: Any) -> Any:
-    return utc(value)
 
 
 # --- exported text ---------------------------------------------------------------------------
@@ -127,32 +123,26 @@ def response_of(turns: list[dict[str, Any]]) -> str:
 # --- views -----------------------------------------------------------------------------------
 
 
-def _label_dict(entry_label: dict[str, Any]) -> dict[str, Any]:
-    return entry_label
-
-
 def full_record(row: ExportRow) -> dict[str, Any]:
     """Everything; ``annotator import`` reads it back (see annotator.formats.annotator_export)."""
     res = row.resolution
-    meta = dict(row.meta)
-    meta["created_at"] = _iso(meta.get("created_at"))
     record: dict[str, Any] = {
         EXPORT_MARKER: EXPORT_VERSION,
         "uid": row.uid,
         "turns": row.turns,
-        "meta": meta,
+        "meta": row.meta,
         "is_gold": row.is_gold,
         "labels": [
             {
                 "annotator": e.annotator,
                 "status": e.status,
                 "verdict": e.verdict,
-                "label": _label_dict(e.label),
+                "label": e.label,
                 "seconds_spent": e.seconds_spent,
                 "comment": e.comment,
                 "schema_version": e.schema_version,
-                "created_at": _iso(e.created_at),
-                "submitted_at": _iso(e.submitted_at),
+                "created_at": e.created_at,
+                "submitted_at": e.submitted_at,
             }
             for e in row.labels
         ],
@@ -162,7 +152,7 @@ def full_record(row: ExportRow) -> dict[str, Any]:
                 "verdict": a.verdict,
                 "label": a.label,
                 "note": a.note,
-                "created_at": _iso(a.created_at),
+                "created_at": a.created_at,
             }
             for a in row.adjudications
         ],

@@ -9,7 +9,6 @@ verdicts in its first pass and :func:`resolve` on full labels when it writes.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,25 +36,41 @@ def parse_steps(steps: Sequence[str] | str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _count(votes: Sequence[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for v in votes:
+        counts[v] = counts.get(v, 0) + 1
+    return counts
+
+
 def resolve_verdict(
     votes: Sequence[str],
     adjudicated: str | None,
     steps: Sequence[str] = RESOLVE_STEPS,
 ) -> tuple[str, str | None, tuple[str, ...]]:
     """(method, verdict, tied verdicts) for the ``done`` verdicts of one trace."""
-    counts = Counter(votes)
+    return _decide(_count(votes), votes, adjudicated, steps)
+
+
+def _decide(
+    counts: dict[str, int],
+    votes: Sequence[str],
+    adjudicated: str | None,
+    steps: Sequence[str],
+) -> tuple[str, str | None, tuple[str, ...]]:
     for step in steps:
-        if step == "adjudicated" and adjudicated is not None:
-            return "adjudicated", adjudicated, ()
-        if step == "unanimous" and len(counts) == 1:
-            return "unanimous", next(iter(counts)), ()
-        if step == "majority" and counts:
-            ranked = counts.most_common()
-            top = ranked[0][1]
-            leaders = tuple(sorted(v for v, n in ranked if n == top))
+        if step == "adjudicated":
+            if adjudicated is not None:
+                return "adjudicated", adjudicated, ()
+        elif step == "unanimous":
+            if len(counts) == 1:
+                return "unanimous", votes[0], ()
+        elif counts:  # majority
+            top = max(counts.values())
+            leaders = [v for v, n in counts.items() if n == top]
             if len(leaders) == 1:
                 return "majority", leaders[0], ()
-            return "tie", None, leaders
+            return "tie", None, tuple(sorted(leaders))
     if not counts:
         return "none", None, ()
     return "unresolved", None, ()
@@ -65,9 +80,9 @@ def agreement_figures(
     votes: Sequence[str], verdict: str | None
 ) -> tuple[tuple[tuple[str, int], ...], float | None, float | None]:
     """(sorted vote counts, share agreeing with ``verdict``, pairwise agreement)."""
-    counts = Counter(votes)
+    counts = _count(votes)
     n = len(votes)
-    share = counts[verdict] / n if verdict is not None and n else None
+    share = counts.get(verdict, 0) / n if verdict is not None and n else None
     pairs = n * (n - 1)
     pairwise = sum(c * (c - 1) for c in counts.values()) / pairs if pairs else None
     return tuple(sorted(counts.items())), share, pairwise
@@ -90,7 +105,11 @@ def _span(span: Any, labeler: str) -> dict[str, Any] | None:
 
 
 def _strings(value: Any) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list | tuple) else []
+    return [v for v in value if type(v) is str] if type(value) is list else []
+
+
+def _by_annotator(entry: LabelEntry) -> str:
+    return entry.annotator
 
 
 def resolve(
@@ -103,64 +122,64 @@ def resolve(
     Adjudicated: the lead's tags, confidence and spans. Unanimous or majority: the tags (and
     counter tags) that at least half of the agreeing labelers chose, the lower median of their
     confidences, and all their spans (one per position, the first labeler by name kept)."""
-    done = sorted(
-        (e for e in labels if e.status == "done" and e.verdict is not None),
-        key=lambda e: e.annotator,
+    done = [e for e in labels if e.status == "done" and e.verdict is not None]
+    if len(done) > 1:
+        done.sort(key=_by_annotator)
+    votes: list[str] = [e.verdict for e in done]  # type: ignore[misc]  # filtered above
+    counts = _count(votes)
+    method, verdict, tied = _decide(
+        counts, votes, adjudication.verdict if adjudication else None, steps
     )
-    votes = [e.verdict for e in done if e.verdict is not None]
-    method, verdict, tied = resolve_verdict(
-        votes, adjudication.verdict if adjudication else None, steps
+    n = len(votes)
+    pairs = n * (n - 1)
+    res = Resolution(
+        method=method,
+        verdict=verdict,
+        tied=tied,
+        n_labelers=n,
+        votes=tuple(sorted(counts.items())) if n > 1 else tuple(counts.items()),
+        agreement=counts.get(verdict, 0) / n if verdict is not None and n else None,
+        pairwise=sum(c * (c - 1) for c in counts.values()) / pairs if pairs else None,
     )
-    counts, share, pairwise = agreement_figures(votes, verdict)
-    common: dict[str, Any] = {
-        "method": method,
-        "verdict": verdict,
-        "tied": tied,
-        "n_labelers": len(votes),
-        "votes": counts,
-        "agreement": share,
-        "pairwise": pairwise,
-    }
+    if verdict is None:
+        return res
+    spans: dict[tuple[int, int, int, int], dict[str, Any]] = {}
     if method == "adjudicated" and adjudication is not None:
         label = adjudication.label
-        spans = [_span(s, adjudication.lead) for s in label.get("spans") or ()]
+        res.tags = tuple(sorted(set(_strings(label.get("tags")))))
+        res.counter_tags = tuple(sorted(set(_strings(label.get("counter_tags")))))
         confidence = label.get("confidence")
-        return Resolution(
-            tags=tuple(sorted(set(_strings(label.get("tags"))))),
-            counter_tags=tuple(sorted(set(_strings(label.get("counter_tags"))))),
-            confidence=confidence if isinstance(confidence, int) else None,
-            spans=tuple(_sorted_spans(s for s in spans if s is not None)),
-            **common,
-        )
-    if verdict is None:
-        return Resolution(**common)
-    agreeing = [e for e in done if e.verdict == verdict]
-    tags: Counter[str] = Counter()
-    counter: Counter[str] = Counter()
+        res.confidence = confidence if type(confidence) is int else None
+        for raw in label.get("spans") or ():
+            span = _span(raw, adjudication.lead)
+            if span is not None:
+                spans.setdefault((span["turn"], span["block"], span["start"], span["end"]), span)
+        res.spans = tuple(spans[k] for k in sorted(spans))
+        return res
+    tags: dict[str, int] = {}
+    counter: dict[str, int] = {}
     confidences: list[int] = []
-    spans_found: dict[tuple[int, int, int, int], dict[str, Any]] = {}
-    for entry in agreeing:
-        tags.update(set(_strings(entry.label.get("tags"))))
-        counter.update(set(_strings(entry.label.get("counter_tags"))))
-        conf = entry.label.get("confidence")
-        if isinstance(conf, int) and not isinstance(conf, bool):
+    n_agree = 0
+    for entry in done:
+        if entry.verdict != verdict:
+            continue
+        n_agree += 1
+        label = entry.label
+        for tag in set(_strings(label.get("tags"))):
+            tags[tag] = tags.get(tag, 0) + 1
+        for tag in set(_strings(label.get("counter_tags"))):
+            counter[tag] = counter.get(tag, 0) + 1
+        conf = label.get("confidence")
+        if type(conf) is int:
             confidences.append(conf)
-        for raw in entry.label.get("spans") or ():
+        for raw in label.get("spans") or ():
             span = _span(raw, entry.annotator)
             if span is not None:
-                spans_found.setdefault(
-                    (span["turn"], span["block"], span["start"], span["end"]), span
-                )
-    half = len(agreeing) / 2
+                spans.setdefault((span["turn"], span["block"], span["start"], span["end"]), span)
+    half = n_agree / 2
     confidences.sort()
-    return Resolution(
-        tags=tuple(sorted(t for t, n in tags.items() if n >= half)),
-        counter_tags=tuple(sorted(t for t, n in counter.items() if n >= half)),
-        confidence=confidences[(len(confidences) - 1) // 2] if confidences else None,
-        spans=tuple(_sorted_spans(spans_found.values())),
-        **common,
-    )
-
-
-def _sorted_spans(spans: Any) -> list[dict[str, Any]]:
-    return sorted(spans, key=lambda s: (s["turn"], s["block"], s["start"], s["end"]))
+    res.tags = tuple(sorted(t for t, n in tags.items() if n >= half))
+    res.counter_tags = tuple(sorted(t for t, n in counter.items() if n >= half))
+    res.confidence = confidences[(len(confidences) - 1) // 2] if confidences else None
+    res.spans = tuple(spans[k] for k in sorted(spans))
+    return res

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, String, Table, func, select, type_coerce
 
 import annotator
 from annotator.domain.label import Label
@@ -34,9 +34,8 @@ from annotator.formats.writers.rows import (
     AdjudicationEntry,
     ExportRow,
     LabelEntry,
-    utc,
 )
-from annotator.formats.writers.views import get_view
+from annotator.formats.writers.views import View, get_view
 from annotator.services.exporting.filters import ExportError, ExportOptions, TraceFacts, keep
 from annotator.services.exporting.manifest import (
     MANIFEST_NAME,
@@ -112,10 +111,12 @@ class ExportPlan:
     scanned: int
     high_water: HighWater
     since: HighWater | None = None
+    n_rows: int | None = None
+    """Set when the export chose traces while writing (no split: one pass, ``chosen`` empty)."""
 
     @property
     def rows(self) -> int:
-        return len(self.chosen)
+        return len(self.chosen) if self.n_rows is None else self.n_rows
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -230,6 +231,23 @@ def _group_columns(group_by: str) -> list[Any]:
     return []
 
 
+def _dt(value: Any) -> datetime | None:
+    """A stored date-time as aware UTC: SQLite hands back text (read raw, which is several times
+    cheaper than SQLAlchemy's per-row conversion), other databases datetimes."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _raw(column: Any) -> Any:
+    """A date-time column read without SQLAlchemy's result conversion (see :func:`_dt`)."""
+    return type_coerce(column, String).label(column.key)
+
+
 def _scan(
     conn: Connection,
     pid: int,
@@ -238,74 +256,84 @@ def _scan(
     progress: Callable[[ExportProgress], None] | None,
     cancel: threading.Event | None,
 ) -> Iterator[TraceFacts]:
+    """TraceFacts for every trace of the project, in id order, a chunk at a time. Columns a
+    filter does not need (labelers, times) are not read."""
     total = conn.execute(select(func.count()).where(_T.c.project_id == pid)).scalar() or 0
     group_cols = _group_columns(options.group_by if options.split else "none")
     from_extra = bool(group_cols) and group_cols[0] is _T.c.meta_extra
+    want_names = bool(options.labelers)
+    want_times = options.since_date is not None or options.until_date is not None
+    label_cols = [_L.c.trace_id, _L.c.verdict]
+    if want_names:
+        label_cols.append(_L.c.annotator_id)
+    if want_times:
+        label_cols += [_raw(_L.c.submitted_at), _raw(_L.c.updated_at)]
     last, done = 0, 0
     while True:
         if cancel is not None and cancel.is_set():
             raise ExportCancelled
         rows = conn.execute(
             select(_T.c.id, _T.c.uid, _T.c.is_gold, _T.c.batch_id, *group_cols)
-            .where(_T.c.project_id == pid, _T.c.id > last)
+            # "+ 0" keeps SQLite on the primary key: with an index on project_id it would
+            # otherwise read the whole project and sort it for every chunk.
+            .where((_T.c.project_id + 0) == pid, _T.c.id > last)
             .order_by(_T.c.id)
             .limit(SCAN_CHUNK)
         ).all()
         if not rows:
             break
-        lo, hi = rows[0].id, rows[-1].id
+        lo, hi = rows[0][0], rows[-1][0]
         last = hi
         facts: dict[int, TraceFacts] = {}
         for r in rows:
             group = r[4] if group_cols else None
             if from_extra:
                 group = _cluster_of(group)
-            facts[r.id] = TraceFacts(
-                id=r.id,
-                uid=r.uid,
-                is_gold=bool(r.is_gold),
-                batch_id=r.batch_id,
+            facts[r[0]] = TraceFacts(
+                id=r[0],
+                uid=r[1],
+                is_gold=bool(r[2]),
+                batch_id=r[3],
                 group=None if group is None else str(group),
             )
-        for lab in conn.execute(
-            select(
-                _L.c.trace_id, _L.c.annotator_id, _L.c.verdict, _L.c.submitted_at, _L.c.updated_at
-            ).where(
+        labels = conn.execute(
+            select(*label_cols).where(
                 _L.c.project_id == pid,
                 _L.c.status == "done",
                 _L.c.trace_id >= lo,
                 _L.c.trace_id <= hi,
             )
-        ):
-            f = facts.get(lab.trace_id)
-            if f is None or lab.verdict is None:
+        ).all()
+        for lab in labels:
+            f = facts.get(lab[0])
+            if f is None or lab[1] is None:
                 continue
-            f.votes.append(lab.verdict)
-            f.labelers.append(people.get(lab.annotator_id, ""))
-            f.saw(lab.submitted_at or lab.updated_at)
+            f.votes.append(lab[1])
+            if want_names:
+                f.labelers.append(people.get(lab[2], ""))
+            if want_times:
+                f.saw(_dt(lab[-2] or lab[-1]))
         for adj in conn.execute(
-            select(_A.c.trace_id, _A.c.verdict, _A.c.created_at)
-            .where(_A.c.project_id == pid, _A.c.trace_id >= lo, _A.c.trace_id <= hi)
+            select(_A.c.trace_id, _A.c.verdict, _raw(_A.c.created_at))
+            .where((_A.c.project_id + 0) == pid, _A.c.trace_id >= lo, _A.c.trace_id <= hi)
             .order_by(_A.c.trace_id, _A.c.created_at, _A.c.id)
         ):
-            f = facts.get(adj.trace_id)
+            f = facts.get(adj[0])
             if f is not None:
-                f.adjudicated = adj.verdict
-                f.saw(adj.created_at)
+                f.adjudicated = adj[1]
+                if want_times:
+                    f.saw(_dt(adj[2]))
         yield from facts.values()
         done += len(rows)
         if progress is not None:
             progress(ExportProgress("scan", done, total))
 
 
-def _plan(
-    conn: Connection,
-    project: str,
-    options: ExportOptions,
-    progress: Callable[[ExportProgress], None] | None,
-    cancel: threading.Event | None,
-) -> ExportPlan:
-    options.checked()
+def _header(
+    conn: Connection, project: str, options: ExportOptions
+) -> tuple[int, LabelSchema, HighWater, HighWater | None, set[int] | None]:
+    """Project id and schema, the high-water marks now, and with ``since`` the marks then and
+    the traces changed after them."""
     pid, schema = _project(conn, project)
     high_water = _high_water(conn, pid)
     since: HighWater | None = None
@@ -319,6 +347,18 @@ def _plan(
             )
         since = high_water_of(manifest, options.since)
         changed = _changed_since(conn, pid, since)
+    return pid, schema, high_water, since, changed
+
+
+def _plan(
+    conn: Connection,
+    project: str,
+    options: ExportOptions,
+    progress: Callable[[ExportProgress], None] | None,
+    cancel: threading.Event | None,
+) -> ExportPlan:
+    options.checked()
+    pid, schema, high_water, since, changed = _header(conn, project, options)
     people = {int(r.id): r.name for r in conn.execute(select(_N.c.id, _N.c.name))}
     skipped: Counter[str] = Counter()
     picked: list[tuple[TraceFacts, str | None, str]] = []
@@ -337,7 +377,7 @@ def _plan(
             continue
         if facts.group is not None:
             clustered += 1
-        bucket = verdict if verdict is not None else (TIE if method == "tie" else UNLABELED)
+        bucket = _bucket(method, verdict)
         picked.append((facts, verdict, bucket))
     if options.split and options.group_by == "cluster" and picked and not clustered:
         raise ExportError(
@@ -403,17 +443,27 @@ def plan_export(
 # --- second pass -------------------------------------------------------------------------------
 
 
+_LABEL_KEYS = frozenset(Label.model_fields)
+_N_LABEL_KEYS = len(_LABEL_KEYS)
+
+
 def _label_object(text: str | None) -> dict[str, Any]:
     """The stored Label JSON, normalised the way the importer stores it (so a round trip is
-    exact); a row that no longer validates is passed through as it stands."""
+    exact). Rows the app wrote (every Label field present, as ``model_dump_json`` writes them)
+    are already in that form and skip pydantic; a row that no longer validates is passed through
+    as it stands."""
     try:
-        return Label.model_validate_json(text or "{}").model_dump(mode="json")
+        value = orjson.loads(text or "{}")
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    if len(value) == _N_LABEL_KEYS and _LABEL_KEYS.issuperset(value):
+        return value
+    try:
+        return Label.model_validate(value).model_dump(mode="json")
     except ValidationError:
-        try:
-            value = orjson.loads(text or "{}")
-        except orjson.JSONDecodeError:
-            return {}
-        return value if isinstance(value, dict) else {}
+        return value
 
 
 def _original(data: bytes | None) -> Any:
@@ -425,113 +475,192 @@ def _original(data: bytes | None) -> Any:
         return data.decode("utf-8", errors="replace")
 
 
-def _rows(
+_TRACE_COLUMNS = [
+    _T.c.id,
+    _T.c.uid,
+    _T.c.source_format,
+    _T.c.model,
+    _T.c.account_id,
+    _T.c.session_id,
+    _raw(_T.c.created_at),
+    _T.c.input_tokens,
+    _T.c.output_tokens,
+    _T.c.reasoning_tokens,
+    _T.c.source_file,
+    _T.c.source_line,
+    _T.c.meta_extra,
+    _T.c.turns_json,
+    _T.c.is_gold,
+    _T.c.batch_id,
+]
+_N_TRACE_COLUMNS = len(_TRACE_COLUMNS)
+_LABEL_COLUMNS = [
+    _L.c.trace_id,
+    _L.c.annotator_id,
+    _L.c.status,
+    _L.c.verdict,
+    _L.c.label_json,
+    _L.c.seconds_spent,
+    _L.c.comment,
+    _L.c.schema_version,
+    _raw(_L.c.updated_at),
+    _raw(_L.c.submitted_at),
+]
+_ADJ_COLUMNS = [
+    _A.c.trace_id,
+    _A.c.lead_id,
+    _A.c.verdict,
+    _A.c.label_json,
+    _A.c.note,
+    _raw(_A.c.created_at),
+]
+
+
+def _trace_columns(options: ExportOptions) -> list[Any]:
+    return [*_TRACE_COLUMNS, _T.c.original] if options.include_original else list(_TRACE_COLUMNS)
+
+
+def _build(
     conn: Connection,
-    plan: ExportPlan,
+    options: ExportOptions,
     people: dict[int, str],
-    chunk: Sequence[_Chosen],
-) -> Iterator[tuple[_Chosen, ExportRow]]:
-    options = plan.options
-    ids = [c.id for c in chunk]
-    columns = [
-        _T.c.id,
-        _T.c.uid,
-        _T.c.source_format,
-        _T.c.model,
-        _T.c.account_id,
-        _T.c.session_id,
-        _T.c.created_at,
-        _T.c.input_tokens,
-        _T.c.output_tokens,
-        _T.c.reasoning_tokens,
-        _T.c.source_file,
-        _T.c.source_line,
-        _T.c.meta_extra,
-        _T.c.turns_json,
-        _T.c.is_gold,
-    ]
-    if options.include_original:
-        columns.append(_T.c.original)
-    traces = {r.id: r for r in conn.execute(select(*columns).where(_T.c.id.in_(ids)))}
+    traces: Sequence[Any],
+) -> Iterator[tuple[Any, ExportRow]]:
+    """ExportRows for fetched trace rows (see ``_trace_columns``), with every label and
+    adjudication, in the given order."""
+    steps = options.resolve
+    ids = [t[0] for t in traces]
     labels: dict[int, list[LabelEntry]] = defaultdict(list)
-    for lab in conn.execute(
-        select(
-            _L.c.trace_id,
-            _L.c.annotator_id,
-            _L.c.status,
-            _L.c.verdict,
-            _L.c.label_json,
-            _L.c.seconds_spent,
-            _L.c.comment,
-            _L.c.schema_version,
-            _L.c.updated_at,
-            _L.c.submitted_at,
-        ).where(_L.c.trace_id.in_(ids))
+    for tid, aid, status, verdict, lj, secs, comment, version, updated, submitted in conn.execute(
+        select(*_LABEL_COLUMNS).where(_L.c.trace_id.in_(ids))
     ):
-        submitted = utc(lab.submitted_at)
-        labels[lab.trace_id].append(
+        when = _dt(submitted)
+        labels[tid].append(
             LabelEntry(
-                annotator=people.get(lab.annotator_id, f"#{lab.annotator_id}"),
-                status=lab.status,
-                verdict=lab.verdict,
-                label=_label_object(lab.label_json),
-                seconds_spent=float(lab.seconds_spent or 0.0),
-                comment=lab.comment,
-                schema_version=int(lab.schema_version or 1),
-                created_at=submitted or utc(lab.updated_at),
-                submitted_at=submitted,
+                annotator=people.get(aid, f"#{aid}"),
+                status=status,
+                verdict=verdict,
+                label=_label_object(lj),
+                seconds_spent=float(secs or 0.0),
+                comment=comment,
+                schema_version=int(version or 1),
+                created_at=when or _dt(updated),
+                submitted_at=when,
             )
         )
     adjudications: dict[int, list[AdjudicationEntry]] = defaultdict(list)
-    for adj in conn.execute(
-        select(
-            _A.c.trace_id, _A.c.lead_id, _A.c.verdict, _A.c.label_json, _A.c.note, _A.c.created_at
-        )
+    for tid, lead, verdict, lj, note, created in conn.execute(
+        select(*_ADJ_COLUMNS)
         .where(_A.c.trace_id.in_(ids))
         .order_by(_A.c.trace_id, _A.c.created_at, _A.c.id)
     ):
-        adjudications[adj.trace_id].append(
+        adjudications[tid].append(
             AdjudicationEntry(
-                lead=people.get(adj.lead_id, f"#{adj.lead_id}"),
-                verdict=adj.verdict,
-                label=_label_object(adj.label_json),
-                note=adj.note,
-                created_at=utc(adj.created_at),
+                lead=people.get(lead, f"#{lead}"),
+                verdict=verdict,
+                label=_label_object(lj),
+                note=note,
+                created_at=_dt(created),
             )
         )
-    for c in chunk:
-        t = traces[c.id]
-        extra = orjson.loads(t.meta_extra or "{}")
+    for t in traces:
+        tid = t[0]
+        extra = orjson.loads(t[12] or "{}")
         if isinstance(extra, dict) and any(k in extra for k in CARRIED_KEYS):
             extra = {k: v for k, v in extra.items() if k not in CARRIED_KEYS}
-        entries = tuple(sorted(labels.get(c.id, ()), key=lambda e: e.annotator))
-        adjs = tuple(adjudications.get(c.id, ()))
+        entries = labels.get(tid, [])
+        if len(entries) > 1:
+            entries.sort(key=lambda e: e.annotator)
+        adjs = adjudications.get(tid, [])
         yield (
-            c,
+            t,
             ExportRow(
-                uid=t.uid,
-                turns=orjson.loads(t.turns_json),
+                uid=t[1],
+                turns=orjson.loads(t[13]),
                 meta={
-                    "source_format": t.source_format,
-                    "model": t.model,
-                    "account_id": t.account_id,
-                    "session_id": t.session_id,
-                    "created_at": utc(t.created_at),
-                    "input_tokens": t.input_tokens,
-                    "output_tokens": t.output_tokens,
-                    "reasoning_tokens": t.reasoning_tokens,
-                    "source_file": t.source_file,
-                    "source_line": t.source_line,
+                    "source_format": t[2],
+                    "model": t[3],
+                    "account_id": t[4],
+                    "session_id": t[5],
+                    "created_at": _dt(t[6]),
+                    "input_tokens": t[7],
+                    "output_tokens": t[8],
+                    "reasoning_tokens": t[9],
+                    "source_file": t[10],
+                    "source_line": t[11],
                     "extra": extra,
                 },
-                is_gold=bool(t.is_gold),
-                labels=entries,
-                adjudications=adjs,
-                resolution=resolve(entries, adjs[-1] if adjs else None, options.resolve),
-                original=_original(t.original) if options.include_original else None,
+                is_gold=bool(t[14]),
+                labels=tuple(entries),
+                adjudications=tuple(adjs),
+                resolution=resolve(entries, adjs[-1] if adjs else None, steps),
+                original=_original(t[_N_TRACE_COLUMNS]) if options.include_original else None,
                 has_original=options.include_original,
             ),
         )
+
+
+def _facts(row: ExportRow, t: Any) -> TraceFacts:
+    """What the filter needs, from a built row (the one-pass export); the same facts the first
+    pass of a split export reads."""
+    facts = TraceFacts(id=t[0], uid=row.uid, is_gold=row.is_gold, batch_id=t[15], group=None)
+    for e in row.labels:
+        if e.status == "done" and e.verdict is not None:
+            facts.votes.append(e.verdict)
+            facts.labelers.append(e.annotator)
+            facts.saw(e.created_at)
+    for a in row.adjudications:
+        facts.adjudicated = a.verdict
+        facts.saw(a.created_at)
+    return facts
+
+
+def _one_pass(
+    conn: Connection,
+    plan: ExportPlan,
+    people: dict[int, str],
+    write: Callable[[ExportRow], None],
+    progress: Callable[[ExportProgress], None] | None,
+    cancel: threading.Event | None,
+) -> None:
+    """Without a split every trace is decided as it is written, in uid order from the
+    (project, uid) index: one read of each trace instead of two."""
+    options = plan.options
+    name = plan.splits[0]
+    total = conn.execute(select(func.count()).where(_T.c.project_id == plan.project_id)).scalar()
+    columns = _trace_columns(options)
+    skipped: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    last: str | None = None
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise ExportCancelled
+        query = select(*columns).where(_T.c.project_id == plan.project_id)
+        if last is not None:
+            query = query.where(_T.c.uid > last)
+        rows = conn.execute(query.order_by(_T.c.uid).limit(WRITE_CHUNK)).all()
+        if not rows:
+            break
+        last = rows[-1][1]
+        for t, row in _build(conn, options, people, rows):
+            res = row.resolution
+            reason = keep(_facts(row, t), res.method, res.verdict, res.agreement, options)
+            if reason is not None:
+                skipped[reason] += 1
+                continue
+            write(row)
+            counts[_bucket(res.method, res.verdict)] += 1
+        plan.scanned += len(rows)
+        if progress is not None:
+            progress(ExportProgress("write", plan.scanned, int(total or 0)))
+    plan.n_rows = sum(counts.values())
+    plan.split_counts = {name: plan.n_rows}
+    plan.label_counts = {name: dict(sorted(counts.items()))}
+    plan.skipped = dict(skipped)
+
+
+def _bucket(method: str, verdict: str | None) -> str:
+    return verdict if verdict is not None else (TIE if method == "tie" else UNLABELED)
 
 
 def _check_destination(out_dir: Path, overwrite: bool) -> bool:
@@ -578,6 +707,37 @@ def _stale_files(out_dir: Path, written: set[str]) -> list[Path]:
     return stale
 
 
+NOTHING_FOR_HF = "nothing to export with these options (a dataset folder needs at least one row)"
+
+
+def _two_pass_write(
+    conn: Connection,
+    plan: ExportPlan,
+    people: dict[int, str],
+    writers: dict[str, RecordWriter],
+    view: View,
+    progress: Callable[[ExportProgress], None] | None,
+    cancel: threading.Event | None,
+) -> None:
+    """The chosen traces, in uid order, a chunk at a time, each to its split's file."""
+    columns = _trace_columns(plan.options)
+    done = 0
+    for start in range(0, plan.rows, WRITE_CHUNK):
+        if cancel is not None and cancel.is_set():
+            raise ExportCancelled
+        chunk = plan.chosen[start : start + WRITE_CHUNK]
+        fetched = {
+            r[0]: r
+            for r in conn.execute(select(*columns).where(_T.c.id.in_([c.id for c in chunk])))
+        }
+        ordered = [fetched[c.id] for c in chunk]
+        for c, (_t, row) in zip(chunk, _build(conn, plan.options, people, ordered), strict=True):
+            writers[c.split].write(view.build(row))
+        done += len(chunk)
+        if progress is not None:
+            progress(ExportProgress("write", done, plan.rows))
+
+
 def export_dataset(
     db: Database,
     project: str,
@@ -599,19 +759,36 @@ def export_dataset(
     schema = view.schema(include_original=options.include_original)
     writers: dict[str, RecordWriter] = {}
     committed = False
+    one_pass = not options.split and options.since is None
     with db.engine.connect() as conn:
-        plan = _plan(conn, project, options, progress, cancel)
-        if options.format == "hf" and not plan.rows:
-            raise ExportError(
-                "nothing to export with these options (a dataset folder needs at least one row)"
+        if one_pass:
+            pid, label_schema, high_water, _since, _changed = _header(conn, project, options)
+            name = "train" if options.format == "hf" else "data"
+            plan = ExportPlan(
+                project=project,
+                project_id=pid,
+                schema=label_schema,
+                options=options,
+                splits=(name,),
+                chosen=[],
+                split_counts={name: 0},
+                label_counts={name: {}},
+                skipped={},
+                scanned=0,
+                high_water=high_water,
+                n_rows=0,
             )
+        else:
+            plan = _plan(conn, project, options, progress, cancel)
+            if options.format == "hf" and not plan.rows:
+                raise ExportError(NOTHING_FOR_HF)
         people = {int(r.id): r.name for r in conn.execute(select(_N.c.id, _N.c.name))}
         out_dir.mkdir(parents=True, exist_ok=True)
         if options.format == "hf":
             (out_dir / DATA_DIR).mkdir(exist_ok=True)
         try:
             splits = (
-                [s for s in plan.splits if plan.split_counts[s]]
+                [s for s in plan.splits if plan.split_counts[s] or one_pass]
                 if options.format == "hf"
                 else list(plan.splits)
             )
@@ -619,16 +796,17 @@ def export_dataset(
                 writers[split] = open_writer(
                     options.format, _target(out_dir, options.format, split), schema
                 )
-            done = 0
-            for start in range(0, plan.rows, WRITE_CHUNK):
-                if cancel is not None and cancel.is_set():
-                    raise ExportCancelled
-                chunk = plan.chosen[start : start + WRITE_CHUNK]
-                for chosen, row in _rows(conn, plan, people, chunk):
-                    writers[chosen.split].write(view.build(row))
-                done += len(chunk)
-                if progress is not None:
-                    progress(ExportProgress("write", done, plan.rows))
+            if one_pass:
+                only = writers[plan.splits[0]]
+
+                def write(row: ExportRow) -> None:
+                    only.write(view.build(row))
+
+                _one_pass(conn, plan, people, write, progress, cancel)
+                if options.format == "hf" and not plan.rows:
+                    raise ExportError(NOTHING_FOR_HF)
+            else:
+                _two_pass_write(conn, plan, people, writers, view, progress, cancel)
             if cancel is not None and cancel.is_set():
                 raise ExportCancelled
             for writer in writers.values():

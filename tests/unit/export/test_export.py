@@ -258,7 +258,12 @@ def test_failure_mid_write_leaves_no_partial_file(
     assert (previous / "train.jsonl").read_bytes() == b"old\n"
 
 
-def test_cancel_writes_nothing(db: Database, built: Built, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("split", "phase"), [(None, "write"), ((0.5, 0.5), "scan")], ids=["one-pass", "split"]
+)
+def test_cancel_writes_nothing(
+    db: Database, built: Built, tmp_path: Path, split: tuple[float, ...] | None, phase: str
+) -> None:
     cancel = threading.Event()
     seen: list[str] = []
 
@@ -267,8 +272,10 @@ def test_cancel_writes_nothing(db: Database, built: Built, tmp_path: Path) -> No
         cancel.set()
 
     with pytest.raises(ExportCancelled):
-        export_dataset(db, "p", tmp_path / "o", ExportOptions(), progress=progress, cancel=cancel)
-    assert seen == ["scan"]
+        export_dataset(
+            db, "p", tmp_path / "o", ExportOptions(split=split), progress=progress, cancel=cancel
+        )
+    assert seen == [phase]
     assert not (tmp_path / "o").exists()
 
 
