@@ -9,12 +9,12 @@ thread of a trace they flagged (:func:`comments_for`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from annotator.domain.label import EvidenceSpan, Label, LabelStatus, validate_label
@@ -274,9 +274,8 @@ def _review_label(row: LabelRow, name: str) -> ReviewLabel:
     )
 
 
-def _latest_adjudications(
-    session: Session, project_id: int, trace_ids: Iterable[int] | None = None
-) -> dict[int, AdjudicationInfo]:
+def _latest_adjudications(session: Session, project_id: int) -> dict[int, AdjudicationInfo]:
+    """The current decision of every adjudicated trace of the project."""
     latest = (
         select(func.max(Adjudication.id))
         .where(Adjudication.project_id == project_id)
@@ -287,8 +286,6 @@ def _latest_adjudications(
         .join(Annotator, Annotator.id == Adjudication.lead_id)
         .where(Adjudication.id.in_(latest))
     )
-    if trace_ids is not None:
-        stmt = stmt.where(Adjudication.trace_id.in_(list(trace_ids)))
     rows = session.execute(stmt).all()
     return {adj.trace_id: _adjudication_info(session, adj, lead) for adj, lead in rows}
 
@@ -327,62 +324,78 @@ def review_queue(
     limit: int | None = None,
 ) -> list[ReviewItem]:
     """Lead-only. Items to settle: done labels that disagree on the verdict (and, with
-    ``tag_disagreement``, on the evidence or counter-evidence tags), items a labeler flagged, and any ``picked``
-    trace (uid or id). Each item carries every labeler's current label side by side, the gold
-    answer if it is a gold item, and its current adjudication. Adjudicated items are left out
-    unless ``include_adjudicated`` (picked items are always shown)."""
+    ``tag_disagreement``, on the evidence or counter-evidence tags), items a labeler flagged,
+    and any ``picked`` trace (uid or id). Each item carries every labeler's current label side
+    by side, the gold answer if it is a gold item, and its current adjudication. Adjudicated
+    items are left out unless ``include_adjudicated`` (picked items are always shown).
+
+    The disagreements are found by the database (GROUP BY ... HAVING), so only the labels of the
+    items shown are loaded."""
     unknown = sorted(set(reasons) - set(REASONS))
     if unknown:
         raise ReviewError(f"unknown review reason {', '.join(unknown)}; use {', '.join(REASONS)}")
     with db.session() as session:
         project_row = get_project(session, project)
         require_lead(session, project_row, lead)
+        pid = project_row.id
         picked_ids = {find_trace(session, project_row, ref).id for ref in picked}
-        rows = session.execute(
-            select(LabelRow, Annotator.name)
-            .join(Annotator, Annotator.id == LabelRow.annotator_id)
-            .where(
-                LabelRow.project_id == project_row.id,
-                LabelRow.status.in_([LabelStatus.DONE.value, LabelStatus.FLAGGED.value]),
-            )
-            .order_by(LabelRow.trace_id, Annotator.name)
-        ).all()
-        by_trace: dict[int, list[tuple[LabelRow, str]]] = defaultdict(list)
-        for row, name in rows:
-            by_trace[row.trace_id].append((row, name))
+        done = (LabelRow.project_id == pid) & (LabelRow.status == LabelStatus.DONE.value)
         why: dict[int, list[str]] = defaultdict(list)
-        for trace_id, labels in by_trace.items():
-            done = [r for r, _ in labels if r.status == LabelStatus.DONE.value]
-            if DISAGREE in reasons and len(done) >= 2:
-                differ = len({r.verdict for r in done}) > 1
-                if not differ and tag_disagreement:
-                    differ = len({_tag_set(r.label_json) for r in done}) > 1
-                if differ:
-                    why[trace_id].append(DISAGREE)
-            if FLAGGED in reasons and any(r.status == LabelStatus.FLAGGED.value for r, _ in labels):
+        if DISAGREE in reasons:
+            differ = set(
+                session.scalars(
+                    select(LabelRow.trace_id)
+                    .where(done, LabelRow.verdict.is_not(None))
+                    .group_by(LabelRow.trace_id)
+                    .having(func.count(distinct(LabelRow.verdict)) > 1)
+                ).all()
+            )
+            if tag_disagreement:
+                shared = (
+                    select(LabelRow.trace_id)
+                    .where(done)
+                    .group_by(LabelRow.trace_id)
+                    .having(func.count() > 1)
+                )
+                tag_sets: dict[int, set[frozenset[str]]] = defaultdict(set)
+                for trace_id, label_json in session.execute(
+                    select(LabelRow.trace_id, LabelRow.label_json).where(
+                        done, LabelRow.trace_id.in_(shared)
+                    )
+                ):
+                    tag_sets[trace_id].add(_tag_set(label_json))
+                differ |= {t for t, sets in tag_sets.items() if len(sets) > 1}
+            for trace_id in differ:
+                why[trace_id].append(DISAGREE)
+        if FLAGGED in reasons:
+            for trace_id in session.scalars(
+                select(LabelRow.trace_id)
+                .where(LabelRow.project_id == pid, LabelRow.status == LabelStatus.FLAGGED.value)
+                .distinct()
+            ):
                 why[trace_id].append(FLAGGED)
         for trace_id in picked_ids:
             why[trace_id].append(PICKED)
-        adjudicated = _latest_adjudications(session, project_row.id, why)
+        adjudicated = _latest_adjudications(session, pid)
         chosen = sorted(
             t for t in why if include_adjudicated or PICKED in why[t] or t not in adjudicated
         )
         if limit is not None:
             chosen = chosen[:limit]
-        traces = {
-            t.id: t for t in session.scalars(select(TraceRow).where(TraceRow.id.in_(chosen))).all()
-        }
-        if picked_ids:  # picked traces may have labels of any status (or none yet)
-            extra = session.execute(
+        traces: dict[int, TraceRow] = {}
+        by_trace: dict[int, list[tuple[LabelRow, str]]] = defaultdict(list)
+        shown = (LabelStatus.DONE.value, LabelStatus.FLAGGED.value)
+        for part in _chunks(chosen):
+            for trace in session.scalars(select(TraceRow).where(TraceRow.id.in_(part))):
+                traces[trace.id] = trace
+            for row, name in session.execute(
                 select(LabelRow, Annotator.name)
                 .join(Annotator, Annotator.id == LabelRow.annotator_id)
-                .where(
-                    LabelRow.trace_id.in_(picked_ids),
-                    LabelRow.status.notin_([LabelStatus.DONE.value, LabelStatus.FLAGGED.value]),
-                )
-            ).all()
-            for row, name in extra:
-                by_trace[row.trace_id].append((row, name))
+                .where(LabelRow.trace_id.in_(part))
+            ):
+                # Picked traces show every label (drafts too); the others what was submitted.
+                if row.status in shown or row.trace_id in picked_ids:
+                    by_trace[row.trace_id].append((row, name))
         items = []
         for trace_id in chosen:
             trace = traces[trace_id]
@@ -405,6 +418,12 @@ def review_queue(
                 )
             )
         return items
+
+
+def _chunks(ids: Sequence[int], size: int = 5000) -> Iterator[Sequence[int]]:
+    """Keep IN lists well under SQLite's bound-parameter limit."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _schema(project: Project) -> LabelSchema:
