@@ -122,3 +122,11 @@ def test_align_decodes_entities_and_escapes() -> None:
     assert src[start + omap.to_src(star) : start + omap.to_src(star + 1, end=True)] == "\\*"
     assert start + omap.src_len == len(src)
     assert align("absent text", src, 0, len(src)) is None
+
+
+def test_long_lines_break_after_sentences_when_they_can() -> None:
+    text = "A sentence of some length here. " * 300
+    out, _ = display_text(text)
+    lines = out.split("\n")
+    assert len(lines) > 1
+    assert all(line.endswith(". ") for line in lines[:-1])

@@ -178,8 +178,13 @@ def _line_breaks(text: str) -> list[int]:
         stop = text.find("\n", pos)
         stop = len(text) if stop < 0 else stop
         while stop - pos > LINE_LIMIT:
-            cut = text.rfind(" ", pos + LINE_LIMIT // 2, pos + LINE_LIMIT)
-            cut = cut + 1 if cut >= 0 else pos + LINE_LIMIT
+            lo, hi = pos + LINE_LIMIT // 2, pos + LINE_LIMIT
+            cut = text.rfind(". ", lo, hi)  # a sentence end reads like an ordinary line break
+            if cut >= 0:
+                cut += 2
+            else:
+                cut = text.rfind(" ", lo, hi)
+                cut = cut + 1 if cut >= 0 else hi
             if "\udc00" <= text[cut] <= "\udfff" or text[cut - 1] == "\r":
                 cut -= 1  # never between a surrogate pair or inside \r\n
             breaks.append(cut)
