@@ -11,6 +11,7 @@ Labels exported by this app (``meta.extra["annotator_labels"]``) come back as la
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import queue
 import re
@@ -417,6 +418,26 @@ def _sha256(path: Path) -> str:
 _STOP = object()
 
 
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(None)
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
+        return None
+    return trim
+
+
+_TRIM = _malloc_trim()
+
+
+def _release_free_memory() -> None:
+    """Hand freed heap pages back to the OS after each chunk. glibc keeps them otherwise, and
+    with chunks built on one thread and freed on another the peak RSS of a long import crept
+    up (160 -> 275 MB over 200 MB of input); trimming keeps it flat for ~1 ms a chunk."""
+    if _TRIM is not None:
+        _TRIM(0)
+
+
 class _Writer:
     """The one thread that talks to the database during an import.
 
@@ -525,6 +546,7 @@ class _Run:
         self.people: dict[str, int] = {}
         self.members: set[tuple[int, str]] = set()
         self._last_progress = 0.0
+        self._in_flight: Future[Any] | None = None
 
     # --- in the caller's thread -----------------------------------------------------------
 
@@ -649,7 +671,10 @@ class _Run:
         )
         carrying = [p for p in buffer if p.labels or p.adjudications]
         formats = Counter(p.trace.meta.source_format for p in buffer)
-        self.writer.submit(
+        if self._in_flight is not None:
+            # At most one chunk being written while this one was built: two chunks in memory.
+            self._in_flight.result()
+        self._in_flight = self.writer.submit(
             lambda conn: self.store_chunk(conn, rows, carrying, formats, n_records, result)
         )
 
@@ -735,6 +760,7 @@ class _Run:
                     format=",".join(sorted(set(result.formats) | set(formats))) or self.format,
                 )
             )
+        _release_free_memory()
         # Counted only once committed, so a cancelled run reports what is really stored.
         result.stored_records = stored
         result.imported += written.inserted
