@@ -7,14 +7,17 @@ A QTableView over this model shows a million rows in milliseconds (a QListView t
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QBrush, QColor
 
 PAGE = 200
+MAX_PAGES = 60
+"""Pages kept in the row cache (12,000 rows); the least recently loaded go first, so scrolling
+through a million rows neither grows memory nor makes the garbage collector pause."""
 LOADING = "…"
 COLUMNS = ("Status", "Verdict", "Preview", "Model", "Account")
 STATUS_TEXT = {
@@ -43,6 +46,7 @@ class QueueModel(QAbstractTableModel):
         self._ids: list[int] = []
         self._rows: dict[int, Any] = {}
         self._requested: set[int] = set()
+        self._loaded: OrderedDict[int, list[int]] = OrderedDict()
         self._generation = 0
         self.fetch_page: PageFetcher | None = None
         self.verdict_titles: dict[str, str] = {}
@@ -59,6 +63,7 @@ class QueueModel(QAbstractTableModel):
         self._ids = list(ids)
         self._rows.clear()
         self._requested.clear()
+        self._loaded.clear()
         self._generation += 1
         self.endResetModel()
 
@@ -82,6 +87,13 @@ class QueueModel(QAbstractTableModel):
         if generation != self._generation:
             return
         self._rows.update(rows)
+        self._loaded[page] = list(rows)
+        self._loaded.move_to_end(page)
+        while len(self._loaded) > MAX_PAGES:
+            old_page, old_ids = self._loaded.popitem(last=False)
+            for trace_id in old_ids:
+                self._rows.pop(trace_id, None)
+            self._requested.discard(old_page)
         first = page * PAGE
         last = min(first + PAGE, len(self._ids)) - 1
         if last >= first:
@@ -175,7 +187,3 @@ class QueueModel(QAbstractTableModel):
             return
         self._requested.add(page)
         self.fetch_page(page, self.page_ids(page))
-
-
-def muted_brush() -> QBrush:
-    return QApplication.palette().brush(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)

@@ -103,6 +103,11 @@ def test_draft_survives_a_kill(qtbot: Any, project_db: str, open_window: Any) ->
     window.panel.rationale.setFocus()
     qtbot.keyClicks(window.panel.rationale, "not sure yet, S and J typed here")
     assert window.current.trace_id == target  # typed letters did not skip or move
+    qtbot.keyClicks(window.panel.rationale, "!")
+    press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undoes typing only
+    assert not window.panel.rationale.toPlainText().endswith("!")
+    assert window.current.trace_id == target
+    window.panel.rationale.setPlainText("not sure yet, S and J typed here")
     assert window.panel.label().verdict == "cannot_determine"
     qtbot.waitUntil(lambda: not window._dirty and window.is_settled(), timeout=5000)
     window.bg.wait_workers()

@@ -126,3 +126,19 @@ def test_keymap_conflicts_and_schema_keys() -> None:
     restored = Keymap(keymap.specs.values(), keymap.overrides())
     assert restored.keys("skip") == ("Ctrl+K",)
     assert restored.owner("S") is None
+
+
+def test_queue_row_cache_is_bounded() -> None:
+    from annotator.gui.queue_model import MAX_PAGES
+
+    model = QueueModel()
+    model.fetch_page = lambda page, ids: model.page_loaded(
+        model.generation, page, {i: row(i) for i in ids}
+    )
+    model.set_ids(range(1_000_000))
+    for page in range(MAX_PAGES + 40):
+        model.data(model.index(page * PAGE, 0))
+    assert len(model._rows) == MAX_PAGES * PAGE
+    assert model.cached(0) is None  # the oldest page was evicted ...
+    assert model.data(model.index(0, 2)) == LOADING  # ... and is fetched again on demand
+    assert model.data(model.index(0, 2)) == "preview 0"
