@@ -19,6 +19,7 @@ from typing import Final
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from PySide6.QtCore import Qt
 from PySide6.QtGui import (
     QBrush,
     QFont,
@@ -48,7 +49,7 @@ TABLE_CELL_LIMIT: Final = 250
 """Bigger tables are shown as their source lines in monospace: QTextTables are laid out eagerly
 (a 250-row table takes ~150 ms, 4,000 rows 1.2 s)."""
 
-_MD = MarkdownIt("commonmark", {"html": False}).enable("table")
+_MD = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 _HINT: Final = re.compile(
     r"[*_`#|>\[\]!~\\&<]|^ {0,3}(?:[-+]|\d{1,9}[.)])[ \t]|^ {4}|^ {0,3}[=-]{3,}[ \t]*$", re.M
 )
@@ -175,6 +176,9 @@ class MarkdownWriter:
             self.c.insertBlock(fmt, self.base_char)
         self._fresh = False
         if self._lists:
+            tight = self.c.blockFormat()
+            tight.setBottomMargin(2)
+            self.c.setBlockFormat(tight)
             entry = self._lists[-1]
             list_fmt, lst, pending = entry
             assert isinstance(list_fmt, QTextListFormat)
@@ -362,6 +366,7 @@ class MarkdownWriter:
         fmt.setCellPadding(4)
         fmt.setCellSpacing(0)
         fmt.setHeaderRowCount(1)
+        fmt.setTopMargin(4)
         fmt.setBottomMargin(6)
         fmt.setLeftMargin(18 * self._quote)
         self._table = self.c.insertTable(max(rows, 1), max(cols, 1), fmt)
@@ -377,12 +382,21 @@ class MarkdownWriter:
             self.c.setBlockFormat(self._block_format())
         self._fresh = True
 
-    def _cell_open(self, header: bool) -> None:
+    def _cell_open(self, tok: Token, header: bool) -> None:
         assert self._table is not None
         self._col += 1
         if self._row < self._table.rows() and self._col < self._table.columns():
             cell = self._table.cellAt(self._row, self._col)
             self.c.setPosition(cell.firstPosition())
+            style = str(tok.attrs.get("style", ""))
+            for word, align in (
+                ("right", Qt.AlignmentFlag.AlignRight),
+                ("center", Qt.AlignmentFlag.AlignHCenter),
+            ):
+                if f"text-align:{word}" in style:
+                    fmt = self.c.blockFormat()
+                    fmt.setAlignment(align)
+                    self.c.setBlockFormat(fmt)
         self._cell_header = header
 
     # ---- driver ------------------------------------------------------------------------------
@@ -435,6 +449,10 @@ class MarkdownWriter:
             elif kind in ("bullet_list_close", "ordered_list_close"):
                 if self._lists:
                     self._lists.pop()
+                if not self._lists and self._table is None:  # air after a whole (tight) list
+                    fmt = self.c.blockFormat()
+                    fmt.setBottomMargin(6)
+                    self.c.setBlockFormat(fmt)
             elif kind == "list_item_open":
                 if self._lists:
                     self._lists[-1][2] = True
@@ -449,7 +467,7 @@ class MarkdownWriter:
                 self._row += 1
                 self._col = -1
             elif kind in ("th_open", "td_open"):
-                self._cell_open(kind == "th_open")
+                self._cell_open(tok, kind == "th_open")
             elif kind in ("th_close", "td_close"):
                 self._cell_header = False
         return self.segments

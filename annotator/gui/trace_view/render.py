@@ -384,8 +384,11 @@ class DocumentBuilder:
         source = meta.source_file
         if source and meta.source_line is not None:
             source = f"{source}:{meta.source_line}"
-        row2 = pairs([("Tokens", tokens), ("Source", source)])
-        self._line(fmt, row2)
+        counts = (meta.input_tokens, meta.output_tokens, meta.reasoning_tokens)
+        has_counts = any(n is not None for n in counts)
+        row2 = pairs([("Tokens", tokens if has_counts else None), ("Source", source)])
+        if row2:
+            self._line(fmt, row2)
         self._line(
             self._block_fmt(self.st.header_bg, bottom=6),
             pairs([("Trace", trace.uid)]),

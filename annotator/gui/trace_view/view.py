@@ -188,6 +188,7 @@ class TraceView(QWidget):
         doc.setUndoRedoEnabled(False)
         doc.setDefaultFont(self.font())
         doc.setDocumentMargin(12)
+        doc.setIndentWidth(24)  # list levels (the default 40 px pushes nested lists far right)
         option = QTextOption()
         option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         doc.setDefaultTextOption(option)
