@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from annotator.domain.label import Label, LabelStatus, validate_label
@@ -295,26 +295,26 @@ def assign(
             next_pos[aid] = (top + 1) if top is not None else 0
         now = utcnow()
         lead_name = assigned_by.strip()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for trace_id in items:
             free = sorted(
                 chosen_ids - holders.get(trace_id, set()), key=lambda a: (load[a], tiebreak[a])
             )
             for aid in free[:overlap_k]:
                 rows.append(
-                    Assignment(
-                        project_id=project_row.id,
-                        trace_id=trace_id,
-                        annotator_id=aid,
-                        position=next_pos[aid],
-                        assigned_by=lead_name,
-                        assigned_at=now,
-                    )
+                    {
+                        "project_id": project_row.id,
+                        "trace_id": trace_id,
+                        "annotator_id": aid,
+                        "position": next_pos[aid],
+                        "assigned_by": lead_name,
+                        "assigned_at": now,
+                    }
                 )
                 next_pos[aid] += 1
                 load[aid] += 1
-        session.add_all(rows)
-        session.flush()
+        if rows:  # one executemany, not an ORM object per queue entry
+            session.execute(insert(Assignment), rows)
         by_name = {aid: name for name, aid in ids.items()}
         return AssignmentResult(
             n_items=len(items),
@@ -341,15 +341,17 @@ def _queue(
 
 
 def _started(session: Session, annotator_id: int, trace_ids: Sequence[int]) -> set[int]:
-    return set(
+    """Which of ``trace_ids`` the annotator has labeled (submitted, skipped or flagged). Reads
+    all their labels rather than an IN list, which a long queue would push past SQLite's
+    parameter limit."""
+    labeled = set(
         session.scalars(
             select(LabelRow.trace_id).where(
-                LabelRow.annotator_id == annotator_id,
-                LabelRow.trace_id.in_(trace_ids),
-                LabelRow.status.in_(STARTED),
+                LabelRow.annotator_id == annotator_id, LabelRow.status.in_(STARTED)
             )
         ).all()
     )
+    return labeled.intersection(trace_ids)
 
 
 def reassign(
