@@ -271,14 +271,19 @@ _QT_LEVELS = {
 }
 
 
-def route_qt_messages_to_log() -> None:
-    """Qt's own warnings (missing plugin, bad style sheet...) go to the log file too."""
+def route_qt_messages_to_log() -> Any:
+    """Qt's own warnings (missing plugin, bad style sheet...) go to the log file too. Returns the
+    handler that was installed before, for ``qInstallMessageHandler`` to put back."""
     qt_log = logging.getLogger("qt")
 
     def handler(mode: QtMsgType, context: Any, message: str) -> None:
         qt_log.log(_QT_LEVELS.get(mode, logging.WARNING), "%s", message)
 
-    qInstallMessageHandler(handler)
+    _installed_qt_handlers.append(handler)  # Qt holds no reference of its own
+    return qInstallMessageHandler(handler)
+
+
+_installed_qt_handlers: list[Callable[[QtMsgType, Any, str], None]] = []
 
 
 def install_crash_handler(log_file: Path | None, parent: QObject | None = None) -> CrashHandler:

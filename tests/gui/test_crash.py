@@ -165,3 +165,19 @@ def test_report_without_traceback_or_message() -> None:
     assert report.summary == "KeyError"
     assert report.where == "unknown location"
     assert "Log file: not configured" in report.details
+
+
+def test_qt_warnings_reach_the_log(qtbot: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from PySide6.QtCore import qInstallMessageHandler, qWarning
+
+    from annotator.gui.crash import route_qt_messages_to_log
+
+    previous = route_qt_messages_to_log()
+    try:
+        with caplog.at_level(logging.WARNING, logger="qt"):
+            qWarning("a Qt warning for the log")
+    finally:
+        qInstallMessageHandler(previous)
+    assert [r.getMessage() for r in caplog.records if r.name == "qt"] == [
+        "a Qt warning for the log"
+    ]
