@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import gc
-import io
 import os
 import random
 import sqlite3
@@ -39,7 +38,37 @@ N_TRACES = int(os.environ.get("BENCH_EXPORT_TRACES", "20000"))
 N_LABEL_ROWS = int(os.environ.get("BENCH_EXPORT_LABEL_ROWS", "300000"))
 LABELERS = ("alice", "bob", "carol")
 VERDICTS = ("legitimate", "suspected_distillation", "cannot_determine")
-WORDS = ["the", "model", "first", "considers", "each", "constraint", "then", "derives", "a", "bound", "so", "that", "the", "final", "answer", "follows", "from", "checking", "every", "case", "carefully", "before", "writing", "code", "tests", "and", "a", "proof", "sketch"]
+WORDS = [
+    "the",
+    "model",
+    "first",
+    "considers",
+    "each",
+    "constraint",
+    "then",
+    "derives",
+    "a",
+    "bound",
+    "so",
+    "that",
+    "the",
+    "final",
+    "answer",
+    "follows",
+    "from",
+    "checking",
+    "every",
+    "case",
+    "carefully",
+    "before",
+    "writing",
+    "code",
+    "tests",
+    "and",
+    "a",
+    "proof",
+    "sketch",
+]
 
 
 def _text(rng: random.Random, n_words: int) -> str:
@@ -187,7 +216,13 @@ def plain_csv(path: Path, out: Path) -> None:
         w = csv.writer(f)
         for row in _plain_rows(path):
             w.writerow(
-                [row["uid"], row["account_id"], row["created_at"], orjson.dumps(row["turns"]).decode(), orjson.dumps(row["labels"]).decode()]
+                [
+                    row["uid"],
+                    row["account_id"],
+                    row["created_at"],
+                    orjson.dumps(row["turns"]).decode(),
+                    orjson.dumps(row["labels"]).decode(),
+                ]
             )
 
 
@@ -278,11 +313,12 @@ def test_label_rows_per_second(tmp_path: Path) -> None:
         db.dispose()
 
 
-def test_memory_stays_flat(tmp_path: Path) -> None:
-    """Peak Python allocations while exporting N and 3N big traces: bounded by the chunk, not
-    by the project (the first pass keeps ~100 bytes per chosen trace)."""
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_memory_stays_flat(tmp_path: Path, fmt: str) -> None:
+    """Peak Python allocations while exporting N and 3N big traces: bounded by the chunk and the
+    Parquet row group, not by the project. N is above one row group so both runs fill one."""
     peaks = {}
-    n = max(N_TRACES // 10, 1000)
+    n = max(N_TRACES // 4, 2500)
     for size in (n, 3 * n):
         path = tmp_path / f"m{size}.db"
         db = _open(path)
@@ -290,13 +326,11 @@ def test_memory_stays_flat(tmp_path: Path) -> None:
             _fill(path, size, 3, big=True)
             gc.collect()
             tracemalloc.start()
-            export_dataset(db, "bench", tmp_path / f"o{size}", ExportOptions(format="parquet"))
+            export_dataset(db, "bench", tmp_path / f"o{size}", ExportOptions(format=fmt))
             peaks[size] = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
         finally:
             db.dispose()
-        text = io.StringIO()
-        text.write(f"{size:,} traces: peak {peaks[size] / 1e6:.1f} MB")
-        print("\n" + text.getvalue())
-    data_growth = 2 * n * 4_000  # what holding the extra traces' text would cost
-    assert peaks[3 * n] - peaks[n] < data_growth / 10
+        print(f"\nmemory, {fmt}: {size:,} traces -> peak {peaks[size] / 1e6:.1f} MB")
+    extra_text = 2 * n * 4_000  # what holding the extra traces' text would cost
+    assert peaks[3 * n] - peaks[n] < extra_text / 10

@@ -37,6 +37,9 @@ class LabelEntry:
     schema_version: int = 1
     created_at: datetime | None = None
     submitted_at: datetime | None = None
+    clean: bool = False
+    """``label`` is a complete Label object as the app writes it (every field, right types), so
+    readers may index it without checks."""
 
 
 @dataclass(slots=True)
@@ -46,6 +49,8 @@ class AdjudicationEntry:
     label: dict[str, Any]
     note: str | None = None
     created_at: datetime | None = None
+    clean: bool = False
+    """As :attr:`LabelEntry.clean`."""
 
 
 @dataclass(slots=True)

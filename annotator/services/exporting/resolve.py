@@ -146,14 +146,11 @@ def resolve(
     spans: dict[tuple[int, int, int, int], dict[str, Any]] = {}
     if method == "adjudicated" and adjudication is not None:
         label = adjudication.label
-        res.tags = tuple(sorted(set(_strings(label.get("tags")))))
-        res.counter_tags = tuple(sorted(set(_strings(label.get("counter_tags")))))
-        confidence = label.get("confidence")
-        res.confidence = confidence if type(confidence) is int else None
-        for raw in label.get("spans") or ():
-            span = _span(raw, adjudication.lead)
-            if span is not None:
-                spans.setdefault((span["turn"], span["block"], span["start"], span["end"]), span)
+        tag_list, counter_list, confidence, raw_spans = _parts(label, adjudication.clean)
+        res.tags = tuple(sorted(set(tag_list)))
+        res.counter_tags = tuple(sorted(set(counter_list)))
+        res.confidence = confidence
+        _collect_spans(spans, raw_spans, adjudication.lead, adjudication.clean)
         res.spans = tuple(spans[k] for k in sorted(spans))
         return res
     tags: dict[str, int] = {}
@@ -164,18 +161,15 @@ def resolve(
         if entry.verdict != verdict:
             continue
         n_agree += 1
-        label = entry.label
-        for tag in set(_strings(label.get("tags"))):
+        tag_list, counter_list, conf, raw_spans = _parts(entry.label, entry.clean)
+        for tag in set(tag_list):
             tags[tag] = tags.get(tag, 0) + 1
-        for tag in set(_strings(label.get("counter_tags"))):
+        for tag in set(counter_list):
             counter[tag] = counter.get(tag, 0) + 1
-        conf = label.get("confidence")
-        if type(conf) is int:
+        if conf is not None:
             confidences.append(conf)
-        for raw in label.get("spans") or ():
-            span = _span(raw, entry.annotator)
-            if span is not None:
-                spans.setdefault((span["turn"], span["block"], span["start"], span["end"]), span)
+        if raw_spans:
+            _collect_spans(spans, raw_spans, entry.annotator, entry.clean)
     half = n_agree / 2
     confidences.sort()
     res.tags = tuple(sorted(t for t, n in tags.items() if n >= half))
@@ -183,3 +177,29 @@ def resolve(
     res.confidence = confidences[(len(confidences) - 1) // 2] if confidences else None
     res.spans = tuple(spans[k] for k in sorted(spans))
     return res
+
+
+def _parts(label: dict[str, Any], clean: bool) -> tuple[list[str], list[str], int | None, Any]:
+    """(tags, counter tags, confidence, spans) of a label object; a clean one is trusted."""
+    if clean:
+        return label["tags"], label["counter_tags"], label["confidence"], label["spans"]
+    conf = label.get("confidence")
+    return (
+        _strings(label.get("tags")),
+        _strings(label.get("counter_tags")),
+        conf if type(conf) is int else None,
+        label.get("spans") or (),
+    )
+
+
+def _collect_spans(
+    found: dict[tuple[int, int, int, int], dict[str, Any]],
+    raw_spans: Any,
+    labeler: str,
+    clean: bool,
+) -> None:
+    """Add each span (with its labeler) unless one at the same position is already there."""
+    for raw in raw_spans:
+        span = {**raw, "labeler": labeler} if clean else _span(raw, labeler)
+        if span is not None:
+            found.setdefault((span["turn"], span["block"], span["start"], span["end"]), span)

@@ -447,23 +447,23 @@ _LABEL_KEYS = frozenset(Label.model_fields)
 _N_LABEL_KEYS = len(_LABEL_KEYS)
 
 
-def _label_object(text: str | None) -> dict[str, Any]:
+def _label_object(text: str | None) -> tuple[dict[str, Any], bool]:
     """The stored Label JSON, normalised the way the importer stores it (so a round trip is
-    exact). Rows the app wrote (every Label field present, as ``model_dump_json`` writes them)
-    are already in that form and skip pydantic; a row that no longer validates is passed through
-    as it stands."""
+    exact), and whether it is clean (complete and valid). Rows the app wrote (every Label field
+    present, as ``model_dump_json`` writes them) are already in that form and skip pydantic; a
+    row that no longer validates is passed through as it stands, marked not clean."""
     try:
         value = orjson.loads(text or "{}")
     except orjson.JSONDecodeError:
-        return {}
+        return {}, False
     if not isinstance(value, dict):
-        return {}
+        return {}, False
     if len(value) == _N_LABEL_KEYS and _LABEL_KEYS.issuperset(value):
-        return value
+        return value, True
     try:
-        return Label.model_validate(value).model_dump(mode="json")
+        return Label.model_validate(value).model_dump(mode="json"), True
     except ValidationError:
-        return value
+        return value, False
 
 
 def _original(data: bytes | None) -> Any:
@@ -533,19 +533,21 @@ def _build(
     labels: dict[int, list[LabelEntry]] = defaultdict(list)
     for tid, aid, status, verdict, lj, secs, comment, version, updated, submitted in conn.execute(
         select(*_LABEL_COLUMNS).where(_L.c.trace_id.in_(ids))
-    ):
+    ).all():
         when = _dt(submitted)
+        label, clean = _label_object(lj)
         labels[tid].append(
             LabelEntry(
                 annotator=people.get(aid, f"#{aid}"),
                 status=status,
                 verdict=verdict,
-                label=_label_object(lj),
+                label=label,
                 seconds_spent=float(secs or 0.0),
                 comment=comment,
                 schema_version=int(version or 1),
                 created_at=when or _dt(updated),
                 submitted_at=when,
+                clean=clean,
             )
         )
     adjudications: dict[int, list[AdjudicationEntry]] = defaultdict(list)
@@ -553,14 +555,16 @@ def _build(
         select(*_ADJ_COLUMNS)
         .where(_A.c.trace_id.in_(ids))
         .order_by(_A.c.trace_id, _A.c.created_at, _A.c.id)
-    ):
+    ).all():
+        label, clean = _label_object(lj)
         adjudications[tid].append(
             AdjudicationEntry(
                 lead=people.get(lead, f"#{lead}"),
                 verdict=verdict,
-                label=_label_object(lj),
+                label=label,
                 note=note,
                 created_at=_dt(created),
+                clean=clean,
             )
         )
     for t in traces:
@@ -600,18 +604,23 @@ def _build(
         )
 
 
-def _facts(row: ExportRow, t: Any) -> TraceFacts:
+def _facts(row: ExportRow, t: Any, options: ExportOptions) -> TraceFacts:
     """What the filter needs, from a built row (the one-pass export); the same facts the first
-    pass of a split export reads."""
+    pass of a split export reads (labelers and times only when a filter asks for them)."""
     facts = TraceFacts(id=t[0], uid=row.uid, is_gold=row.is_gold, batch_id=t[15], group=None)
+    names = bool(options.labelers)
+    times = options.since_date is not None or options.until_date is not None
     for e in row.labels:
         if e.status == "done" and e.verdict is not None:
             facts.votes.append(e.verdict)
-            facts.labelers.append(e.annotator)
-            facts.saw(e.created_at)
+            if names:
+                facts.labelers.append(e.annotator)
+            if times:
+                facts.saw(e.created_at)
     for a in row.adjudications:
         facts.adjudicated = a.verdict
-        facts.saw(a.created_at)
+        if times:
+            facts.saw(a.created_at)
     return facts
 
 
@@ -644,7 +653,7 @@ def _one_pass(
         last = rows[-1][1]
         for t, row in _build(conn, options, people, rows):
             res = row.resolution
-            reason = keep(_facts(row, t), res.method, res.verdict, res.agreement, options)
+            reason = keep(_facts(row, t, options), res.method, res.verdict, res.agreement, options)
             if reason is not None:
                 skipped[reason] += 1
                 continue
@@ -728,7 +737,7 @@ def _two_pass_write(
         chunk = plan.chosen[start : start + WRITE_CHUNK]
         fetched = {
             r[0]: r
-            for r in conn.execute(select(*columns).where(_T.c.id.in_([c.id for c in chunk])))
+            for r in conn.execute(select(*columns).where(_T.c.id.in_([c.id for c in chunk]))).all()
         }
         ordered = [fetched[c.id] for c in chunk]
         for c, (_t, row) in zip(chunk, _build(conn, plan.options, people, ordered), strict=True):
