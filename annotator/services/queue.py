@@ -60,13 +60,14 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 def has_assignments(session: Session, project_id: int, annotator_id: int) -> bool:
-    """Whether the annotator works from an assigned list (else: every trace of the project)."""
+    """Whether the annotator works from an assigned list (else: every trace of the project).
+
+    Once a lead hands out work in a project, everyone in it works from their own list only,
+    even when that list is empty: a labeler never falls back to the whole project, where they
+    would meet gold items and other people's work."""
+    del annotator_id  # the rule is per project; kept in the signature for the callers
     return (
-        session.scalar(
-            select(Assignment.id)
-            .where(Assignment.annotator_id == annotator_id, Assignment.project_id == project_id)
-            .limit(1)
-        )
+        session.scalar(select(Assignment.id).where(Assignment.project_id == project_id).limit(1))
         is not None
     )
 

@@ -100,7 +100,9 @@ def test_assignments_give_order_and_scope(db: Database, ids: list[int]) -> None:
             )
     assert svc.queue_ids() == [ids[4], ids[0], ids[3]]
     assert svc.day_stats().assigned == 3
-    assert bob.queue_ids() == ids  # no assignments: single-workstation mode
+    # Once work is handed out, someone with no assignment sees nothing (not the whole project).
+    assert bob.queue_ids() == []
+    assert bob.day_stats().assigned == 0
     assert svc.queue_ids(QueueFilter(sort="oldest")) == [ids[4], ids[0], ids[3]]
     assert svc.queue_ids(QueueFilter(sort="model")) == [ids[3], ids[0], ids[4]]
     svc.submit(ids[0], _label("legitimate"), 1.0)
