@@ -78,6 +78,10 @@ class ProjectDialog(QDialog):
             self.list.addItem(item)
         if projects:
             self.list.setCurrentRow(0)
+        else:
+            hint = QListWidgetItem("No projects yet: try the demo, or create one.")
+            hint.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.list.addItem(hint)
         self.list.itemActivated.connect(lambda _item: self._choose(self.OPEN))
         layout.addWidget(self.list)
         row = QHBoxLayout()

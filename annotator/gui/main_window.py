@@ -295,7 +295,9 @@ class MainWindow(QMainWindow):
         self.label_host.setMinimumWidth(330)
         self._label_layout = QVBoxLayout(self.label_host)
         self._label_layout.setContentsMargins(0, 0, 0, 0)
-        self._label_layout.addWidget(QLabel("No project open"))
+        self._label_layout.addWidget(
+            QLabel("No project open"), alignment=Qt.AlignmentFlag.AlignCenter
+        )
         self.tabs.addTab(self.label_host, "Label")
         self.guidelines = GuidelinesView()
         self.tabs.addTab(self.guidelines, "Guidelines")
@@ -472,7 +474,11 @@ class MainWindow(QMainWindow):
         from annotator.gui.dialogs import ProjectDialog
 
         dialog = ProjectDialog(projects, self)
+        if self.service is None:
+            self.trace_header.setText("Choose a project, create one, or try the demo.")
         if not dialog.exec():
+            if self.service is None:
+                self.trace_header.setText("No project open: File > Open project or New project.")
             return
         if dialog.choice == ProjectDialog.DEMO:
             self.open_demo()
