@@ -265,19 +265,29 @@ def _size(folder: Path) -> int:
 def test_each_format_against_a_plain_writer(
     big: tuple[Database, Path], tmp_path: Path, fmt: str
 ) -> None:
+    """The same rows, one file, no split on either side; the split export (a first pass to
+    resolve, filter and place groups, then the write) is timed and printed beside it."""
     db, path = big
     plain_out = tmp_path / f"plain.{SUFFIX[fmt]}"
-    plain = _timed(PLAIN[fmt], path, plain_out)
-    out = tmp_path / "ours"
-    ours = _timed(
-        export_dataset, db, "bench", out, ExportOptions(format=fmt, split=(0.8, 0.1, 0.1))
+    plain = min(_timed(PLAIN[fmt], path, plain_out) for _ in range(2))
+    ours = min(
+        _timed(export_dataset, db, "bench", tmp_path / f"ours{k}", ExportOptions(format=fmt))
+        for k in range(2)
+    )
+    split = _timed(
+        export_dataset,
+        db,
+        "bench",
+        tmp_path / "split",
+        ExportOptions(format=fmt, split=(0.8, 0.1, 0.1)),
     )
     ratio = plain / ours
-    mb = _size(out) / 1e6
+    mb = _size(tmp_path / "ours0") / 1e6
     print(
         f"\nexport {fmt:8s} full view, {N_TRACES:,} traces x 3 labels: {ours:6.2f} s "
         f"({N_TRACES / ours:,.0f} traces/s, {mb / ours:5.1f} MB/s, {mb:.0f} MB) | plain "
         f"{plain:6.2f} s ({plain_out.stat().st_size / 1e6 / plain:5.1f} MB/s) | ratio {ratio:.2f}"
+        f" | with a 3-way split {split:6.2f} s (ratio {plain / split:.2f})"
     )
     assert ratio >= 0.5
 

@@ -6,7 +6,6 @@ deciding which traces go out never loads a trace's text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +52,6 @@ class ExportOptions:
     group_by: str = "account"
     since: Path | None = None
     overwrite: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def checked(self) -> ExportOptions:
         """Self, or ExportError naming the bad option."""
@@ -173,7 +171,3 @@ def keep(
         if options.until_date is not None and when >= _aware(options.until_date):
             return "date"
     return None
-
-
-def as_tuple(values: Sequence[Any] | None) -> tuple[Any, ...]:
-    return tuple(values or ())
