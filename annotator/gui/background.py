@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ OnFailure = Callable[[BaseException], None]
 class _Job:
     on_success: OnSuccess | None
     on_failure: OnFailure | None
+    context: QObject | None = None
 
 
 class _Bridge(QObject):
@@ -87,14 +89,18 @@ class Background(QObject):
         on_failure: OnFailure | None = None,
         *,
         serial: bool = False,
+        context: QObject | None = None,
     ) -> int:
-        """Start ``fn`` on a worker thread; returns a job id (0 once shut down: not run)."""
+        """Start ``fn`` on a worker thread; returns a job id (0 once shut down: not run).
+
+        With ``context`` (typically the dialog whose widgets the callbacks touch), the callbacks
+        are dropped if that object has been deleted by the time the job finishes."""
         if self._closed:
             log.debug("background job refused: shutting down")
             return 0
         job_id = next(self._ids)
         with self._lock:
-            self._jobs[job_id] = _Job(on_success, on_failure)
+            self._jobs[job_id] = _Job(on_success, on_failure, context)
         pool = self._serial if serial else self._parallel
         pool.start(_Runnable(job_id, fn, self._bridge))
         return job_id
@@ -104,15 +110,20 @@ class Background(QObject):
         fn: Callable[[], Any],
         on_success: OnSuccess | None = None,
         on_failure: OnFailure | None = None,
+        *,
+        context: QObject | None = None,
     ) -> int:
         """Run on the ordered labeling-session worker."""
-        return self.run(fn, on_success, on_failure, serial=True)
+        return self.run(fn, on_success, on_failure, serial=True, context=context)
 
     @Slot(int, bool, object)
     def _deliver(self, job_id: int, ok: bool, payload: object) -> None:
         with self._lock:
             job = self._jobs.pop(job_id, None)
         if job is None:
+            return
+        if job.context is not None and not shiboken6.isValid(job.context):
+            log.debug("background job %d: its window is gone, result dropped", job_id)
             return
         if ok:
             if job.on_success is not None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QThread
 
 from annotator.gui.activity import ActivityClock
@@ -142,3 +143,19 @@ def test_queue_row_cache_is_bounded() -> None:
     assert model.cached(0) is None  # the oldest page was evicted ...
     assert model.data(model.index(0, 2)) == LOADING  # ... and is fetched again on demand
     assert model.data(model.index(0, 2)) == "preview 0"
+
+
+def test_callbacks_of_a_deleted_context_are_dropped(qtbot: Any) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    bg = Background()
+    label = QLabel()
+    release = threading.Event()
+    called: list[object] = []
+    bg.run(release.wait, lambda _r: called.append(label.text()), context=label)
+    label.deleteLater()
+    qtbot.waitUntil(lambda: not shiboken6.isValid(label), timeout=5000)
+    release.set()
+    qtbot.waitUntil(lambda: bg.pending == 0, timeout=5000)
+    assert called == []
+    assert bg.shutdown(5000)
