@@ -343,7 +343,7 @@ def smoke(bundle: Path, report: Report, *, linger: float) -> None:
             ["--home", str(home), "import", str(SMOKE_IMPORT_FILE), "--project", "Smoke", "--json"]
         ).stdout
         summary = json.loads(out)
-        imported = summary.get("imported", summary.get("traces", 0))
+        imported = summary.get("totals", summary).get("imported", 0)
         if not imported:
             raise SmokeFailure(f"import stored nothing: {out}")
         report.steps.append(f"import {SMOKE_IMPORT_FILE.name} into a fresh home: {imported} traces")
@@ -395,6 +395,9 @@ def smoke(bundle: Path, report: Report, *, linger: float) -> None:
             report.notes.append("cold start not measured (no posix_fadvise on this platform)")
         report.warm_start_s = [runner.gui(gui_home, linger=0.2) for _ in range(3)]
 
+        if sys.platform.startswith("linux"):
+            report.steps.append(install_run(bundle, scratch))
+
         xvfb = shutil.which("Xvfb")
         if sys.platform.startswith("linux") and xvfb:
             report.xcb_start_s = xcb_run(runner, gui_home, xvfb)
@@ -403,6 +406,37 @@ def smoke(bundle: Path, report: Report, *, linger: float) -> None:
             )
         elif sys.platform.startswith("linux"):
             report.notes.append("Xvfb not installed: the xcb platform plugin was not started")
+
+
+def install_run(bundle: Path, scratch: Path) -> str:
+    """install.sh into a throw-away HOME: the menu entry points at the installed executable,
+    which runs; --uninstall removes it again."""
+    user = scratch / "install-home"
+    env = {"HOME": str(user), "PATH": "/usr/bin:/bin", "XDG_DATA_HOME": str(user / "share")}
+    subprocess.run(["sh", str(bundle / "install.sh")], env=env, check=True, capture_output=True)
+    prefix = user / ".local" / "opt" / NAME
+    entry = (user / "share" / "applications" / f"{NAME}.desktop").read_text(encoding="utf-8")
+    if f'Exec="{prefix}/annotator"' not in entry:
+        raise SmokeFailure(f"installed menu entry does not start the bundle:\n{entry}")
+    for size in (16, 48, 256, 512):
+        icon = user / "share" / "icons" / "hicolor" / f"{size}x{size}" / "apps" / f"{NAME}.png"
+        if not icon.is_file():
+            raise SmokeFailure(f"install.sh did not install {icon}")
+    link = user / ".local" / "bin" / "annotator"
+    out = subprocess.run(
+        [str(link), "--version"],
+        env={"PATH": str(scratch / "empty-bin")},
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise SmokeFailure(f"the installed annotator failed: {out.stderr}")
+    subprocess.run(
+        ["sh", str(prefix / "install.sh"), "--uninstall"], env=env, check=True, capture_output=True
+    )
+    if prefix.exists() or link.exists() or link.is_symlink():
+        raise SmokeFailure("install.sh --uninstall left files behind")
+    return "install.sh for a user (menu entry, icons, ~/.local/bin), started, uninstalled"
 
 
 def xcb_run(runner: Runner, home: Path, xvfb: str) -> float:

@@ -38,6 +38,8 @@ def test_desktop_entry_names_an_existing_icon_and_command() -> None:
     assert entry["Icon"] == "trace-annotator"
     assert entry["Exec"].split()[0] == "trace-annotator"
     assert entry["Categories"].endswith(";")
+    # X11 window class: Qt uses the application name run_gui sets ("Trace Annotator").
+    assert entry["StartupWMClass"] == "Trace Annotator"
     for size in SIZES:
         icon = ICONS / "hicolor" / f"{size}x{size}" / "apps" / f"{entry['Icon']}.png"
         assert png_size(icon) == (size, size)
