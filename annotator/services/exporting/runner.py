@@ -1,9 +1,12 @@
-"""The export use case: plan (light first pass), then stream traces to files.
+"""The export use case: decide which traces go out and where, then stream them to files.
 
-The first pass reads only ids, group columns and label verdicts, chunk by chunk, to resolve,
-filter and split; the second pass reads the chosen traces in uid order, a few hundred at a time,
-and writes them, so memory stays flat however big the project. Both passes run in one read
-transaction, so the export is one consistent snapshot even while labelers keep working.
+With a split (or ``--since``) a light first pass reads only ids, group columns and label
+verdicts, chunk by chunk, to resolve, filter and place groups; a second pass reads the chosen
+traces in uid order, a few hundred at a time, and writes them. Without a split one pass does
+both, in uid order from the (project, uid) index. Memory stays flat however big the project,
+and everything runs in one read transaction, so the export is one consistent snapshot even
+while labelers keep working. Data files are written under temporary names and renamed only when
+all of them are complete.
 """
 
 from __future__ import annotations
@@ -426,6 +429,15 @@ def _plan(
     )
 
 
+def _snapshot(conn: Connection) -> None:
+    """Make every query of this connection read one snapshot: SQLite's driver does not begin a
+    transaction for reads on its own, PostgreSQL's default isolation reads anew per statement."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.execution_options(isolation_level="REPEATABLE READ")
+
+
 def plan_export(
     db: Database,
     project: str,
@@ -437,6 +449,7 @@ def plan_export(
     """The counts an export with ``options`` would produce (per split and label, and why traces
     are left out), without writing anything. The GUI preview runs this in the background."""
     with db.engine.connect() as conn:
+        _snapshot(conn)
         return _plan(conn, project, options, progress, cancel)
 
 
@@ -770,6 +783,7 @@ def export_dataset(
     committed = False
     one_pass = not options.split and options.since is None
     with db.engine.connect() as conn:
+        _snapshot(conn)
         if one_pass:
             pid, label_schema, high_water, _since, _changed = _header(conn, project, options)
             name = "train" if options.format == "hf" else "data"

@@ -258,6 +258,35 @@ def test_failure_mid_write_leaves_no_partial_file(
     assert (previous / "train.jsonl").read_bytes() == b"old\n"
 
 
+@pytest.mark.parametrize("split", [None, (0.5, 0.5)], ids=["one-pass", "split"])
+def test_export_reads_one_snapshot(
+    db: Database,
+    built: Built,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    split: tuple[float, ...] | None,
+) -> None:
+    """A label saved while the export runs does not show up half-way through it."""
+    from annotator.services.exporting import runner
+
+    monkeypatch.setattr(runner, "WRITE_CHUNK", 2)
+    added: list[str] = []
+
+    def progress(p: Any) -> None:
+        if not added:
+            add_label(db, "p", "t059", "zed", label("suspected_distillation", 59), when=T0)
+            added.append(p.phase)
+
+    export_dataset(db, "p", tmp_path / "o", ExportOptions(split=split), progress=progress)
+    assert added
+    files = sorted((tmp_path / "o").glob("*.jsonl"))
+    recs = {r["uid"]: r for f in files for r in records(f)}
+    assert [e["annotator"] for e in recs["t059"]["labels"]] == ["alice", "bob"]
+    export_dataset(db, "p", tmp_path / "again", ExportOptions(split=split))
+    again = {r["uid"]: r for f in (tmp_path / "again").glob("*.jsonl") for r in records(f)}
+    assert "zed" in [e["annotator"] for e in again["t059"]["labels"]]
+
+
 @pytest.mark.parametrize(
     ("split", "phase"), [(None, "write"), ((0.5, 0.5), "scan")], ids=["one-pass", "split"]
 )
