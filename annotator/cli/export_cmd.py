@@ -116,15 +116,27 @@ class _Bar:
     type=click.Choice(["adjudicated", "unanimous", "majority", "tie", "unresolved", "none"]),
     help="Keep traces resolved this way.",
 )
-@click.option("--min-labelers", type=click.IntRange(min=0), default=0, metavar="N")
-@click.option("--min-agreement", type=click.FloatRange(0.0, 1.0), default=None, metavar="X")
+@click.option(
+    "--min-labelers",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="At least N done labels.",
+)
+@click.option(
+    "--min-agreement",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    metavar="X",
+    help="At least this share of labelers agree with the resolved verdict.",
+)
 @click.option("--since-date", metavar="DATE", help="Last labeled on or after (ISO date/time).")
 @click.option("--until-date", metavar="DATE", help="Last labeled before (a date: through it).")
 @click.option("--labeler", "labelers", multiple=True, metavar="NAME", help="Labeled by NAME.")
 @click.option("--gold/--no-gold", default=True, help="Include gold items (default: yes).")
 @click.option("--batch", "batches", multiple=True, type=int, metavar="ID", help="Import batch.")
 @click.option("--split", "split", metavar="R", help="Ratios, e.g. 0.8,0.1,0.1 or 0.9,0.1.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @click.option(
     "--group-by",
     type=click.Choice(["account", "session", "cluster", "none"]),
@@ -171,7 +183,10 @@ def export_cmd(
     """Export a project's labeled traces as a dataset, with a manifest (options, counts, sha256
     of every file). The same database and options give byte-identical data files.
 
-    Each trace's label is resolved: adjudicated first, then unanimous, then majority."""
+    Each trace's label is resolved: adjudicated first, then unanimous, then majority.
+
+    Exit status: 0 written, 2 usage error (unknown project, bad option, non-empty folder
+    without --overwrite), 130 interrupted (no partial file is left)."""
     from annotator.services.exporting import (
         ExportError,
         ExportOptions,
