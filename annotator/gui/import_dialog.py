@@ -93,8 +93,6 @@ class ImportDialog(QDialog):
             self.start([Path(f) for f in files])
 
     def start(self, paths: list[Path]) -> None:
-        from annotator.gui.background import Background  # noqa: F401  (kept for typing clarity)
-
         self.title.setText(f"Importing {len(paths)} file(s)…")
         self.buttons.button(QDialogButtonBox.StandardButton.Close).setEnabled(False)
         self.running = True
@@ -119,7 +117,7 @@ class ImportDialog(QDialog):
                 cancel=cancel,
             )
 
-        self._bg.run(work, self._done, self._failed)
+        self._bg.run(work, self._done, self._failed, context=self)
 
     def cancel(self) -> None:
         self._cancel.set()

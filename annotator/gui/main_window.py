@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -424,7 +424,38 @@ class MainWindow(QMainWindow):
         if len(sizes) == 3 and all(x > 0 for x in sizes):
             self.splitter.setSizes(sizes)  # again, now that the window has its real width
         self._focus_trace()
-        self.bg.run(self._open_db, self._database_opened, self._database_failed)
+        name = self.settings.annotator_name
+        project = None if self._demo else self.settings.last_project
+        spec = self._queue_spec()
+        open_db = self._open_db
+
+        def work() -> tuple[Database, LoadedProject | BaseException | None]:
+            # One job from nothing to the first trace on a warm start: every hop back to the
+            # GUI thread costs a wait for the GIL while the window paints.
+            db = open_db()
+            if not (name and project):
+                return db, None
+            try:
+                return db, load_project(db, project, name, spec)
+            except Exception as exc:
+                return db, exc
+
+        self.bg.run(work, self._started, self._database_failed)
+
+    def _started(self, result: tuple[Database, LoadedProject | BaseException | None]) -> None:
+        db, preload = result
+        if preload is None:
+            self._database_opened(db)
+            return
+        self.db = db
+        if isinstance(preload, BaseException):
+            log.info("cannot reopen the last project: %s", preload)
+            if self._ask:
+                self.choose_project()
+            else:
+                self.show_error(preload)
+            return
+        self._project_opened(preload)
 
     def _database_opened(self, db: Database) -> None:
         self.db = db
@@ -510,11 +541,10 @@ class MainWindow(QMainWindow):
     def open_project(self, name: str, *, fallback: bool = False) -> None:
         db = self._require_db()
         who = self.settings.annotator_name or ""
+        spec = self._queue_spec()
 
-        def work() -> LabelingService:
-            from annotator.services.labeling import LabelingService
-
-            return LabelingService(db, name, who)
+        def work() -> LoadedProject:
+            return load_project(db, name, who, spec)
 
         def failed(exc: BaseException) -> None:
             if fallback and self._ask:
@@ -525,11 +555,13 @@ class MainWindow(QMainWindow):
         self.trace_header.setText(f"Opening {name}…")
         self.bg.run(work, self._project_opened, failed)
 
-    def _project_opened(self, service: LabelingService) -> None:
+    def _project_opened(self, loaded: LoadedProject) -> None:
         from annotator.gui.keymap import GLOBAL_ACTIONS, Keymap, schema_actions
         from annotator.gui.label_panel import LabelPanel
 
         self._leave_current()
+        self._filter_generation += 1  # a queue reload still running is for the old project
+        service = loaded.service
         self.service = service
         self.schema = schema = service.project.schema
         self.current = None
@@ -561,7 +593,13 @@ class MainWindow(QMainWindow):
         self._settings_timer.start()
         self.project_label.setText(f"{service.project.name} · {service.annotator_name}")
         self.setWindowTitle(f"{service.project.name} - Trace Annotator")
-        self.reload_queue(reopen=True)
+        self._set_queue_ids(loaded.ids)
+        if loaded.view is not None and loaded.row is not None:
+            self._current_row = loaded.row
+            self._select_row(loaded.row)
+            self._show(loaded.view)
+        elif not loaded.ids:
+            self.trace_header.setText("Nothing in this queue. Import traces with File > Import.")
         self.refresh_stats()
         self._stats_timer.start()
         self.projectOpened.emit(service.project.name)
@@ -629,8 +667,21 @@ class MainWindow(QMainWindow):
         self._settings_timer.start()
         self.reload_queue()
 
-    def reload_queue(self, reopen: bool = False) -> None:
-        """Fetch the filtered id list in the background (a search can take a moment)."""
+    def _queue_spec(self) -> QueueSpec:
+        """The queue filter as plain values, for a worker to build the service's QueueFilter."""
+        statuses = STATUS_FILTERS[max(self.status_filter.currentIndex(), 0)][1]
+        text = self.search.text().strip()
+        return QueueSpec(statuses, text or None, self.sort_box.currentData() or "queue")
+
+    def _set_queue_ids(self, ids: list[int]) -> None:
+        self.model.set_ids(ids)
+        self._prefetched.clear()
+        n = len(ids)
+        self.queue_count.setText(f"{n:,} trace{'s' if n != 1 else ''}")
+
+    def reload_queue(self) -> None:
+        """Fetch the filtered id list in the background (a search can take a moment); the
+        trace on screen stays, selected if it is in the new list."""
         service = self.service
         if service is None:
             return
@@ -638,36 +689,39 @@ class MainWindow(QMainWindow):
         self._filter_generation += 1
         generation = self._filter_generation
         self.queue_count.setText("Searching…" if flt.search else "Loading…")
+        shown = self.current.trace_id if self.current else None
 
         def work() -> tuple[list[int], int | None]:
             ids = service.queue_ids(flt)
-            return ids, (service.last_open_trace() if reopen else None)
+            row = None
+            if shown is not None:
+                try:
+                    row = ids.index(shown)  # on the worker: a scan of 1M ids takes ~10 ms
+                except ValueError:
+                    row = None
+            return ids, row
 
         def done(result: tuple[list[int], int | None]) -> None:
             if generation != self._filter_generation:
                 return
-            ids, last = result
-            self.model.set_ids(ids)
-            self._prefetched.clear()
-            n = len(ids)
-            self.queue_count.setText(f"{n:,} trace{'s' if n != 1 else ''}")
+            ids, row = result
+            self._set_queue_ids(ids)
             current = self.current.trace_id if self.current else None
-            target = current if current is not None else last
-            row = self.model.row_of(target) if target is not None else None
-            if row is not None:
+            if current is not None and current != shown:
+                row = self.model.row_of(current)
+            if current is None:
+                if ids:
+                    self.go_to(ids[0], 0)
+                else:
+                    self.trace_header.setText(
+                        "Nothing in this queue. Import traces with File > Import."
+                    )
+            elif row is not None:
                 self._current_row = row
                 self._select_row(row)
-                if current is None and target is not None:
-                    self.go_to(target, row)
-            elif current is None and ids:
-                self.go_to(ids[0], 0)
-            elif current is not None:
+            else:
                 self._current_row = None
                 self.table.clearSelection()
-            if not ids and current is None:
-                self.trace_header.setText(
-                    "Nothing in this queue. Import traces with File > Import."
-                )
 
         self.bg.run(work, done)
 
@@ -1185,6 +1239,45 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.shutdown()
         super().closeEvent(event)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    statuses: frozenset[str] | None
+    search: str | None
+    sort: str
+
+
+@dataclass(frozen=True)
+class LoadedProject:
+    """Everything the window needs to show a project, loaded in one background job."""
+
+    service: LabelingService
+    ids: list[int]
+    row: int | None
+    view: OpenTrace | None
+
+
+def load_project(db: Database, name: str, who: str, spec: QueueSpec) -> LoadedProject:
+    """On a worker: the labeling session, the queue, and the trace to start on (the one open
+    at the last exit or crash, else the first)."""
+    from annotator.services.labeling import LabelingService, QueueFilter
+
+    service = LabelingService(db, name, who)
+    ids = service.queue_ids(
+        QueueFilter(statuses=spec.statuses, verdicts=None, search=spec.search, sort=spec.sort)
+    )
+    last = service.last_open_trace()
+    row: int | None = None
+    if last is not None:
+        try:
+            row = ids.index(last)
+        except ValueError:
+            row = None
+    if row is None and ids:
+        row = 0
+    view = service.open(ids[row]) if row is not None else None
+    return LoadedProject(service, ids, row, view)
 
 
 def header_text(view: OpenTrace) -> str:
