@@ -382,3 +382,53 @@ def test_first_run_asks_the_name_then_opens_the_demo(
     window.close()
     saved = load_settings(settings_path)
     assert saved.annotator_name == "Bo" and saved.last_project == "Demo"
+
+
+def test_a_slow_search_never_freezes_the_window(
+    qtbot: Any, project_db: str, open_window: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import itertools
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    window = open_window(project_db)
+    service = window.service
+    real = service.queue_ids
+
+    def slow(flt: Any) -> list[int]:
+        time.sleep(1.0)
+        return real(flt)
+
+    monkeypatch.setattr(service, "queue_ids", slow)
+    ticks: list[float] = []
+    timer = QTimer(interval=20)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    window.search.setText("marker3")
+    window.reload_queue()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=10_000)
+    timer.stop()
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert len(ticks) > 20 and max(gaps) < 0.3, max(gaps)  # the event loop kept running
+    qtbot.waitUntil(window.is_settled, timeout=5000)
+
+
+def test_import_can_be_cancelled(
+    qtbot: Any, project_db: str, open_window: Any, tmp_path: Any
+) -> None:
+    from annotator.gui.import_dialog import ImportDialog
+
+    source = tmp_path / "more.jsonl"
+    source.write_text(
+        '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n'
+    )
+    window = open_window(project_db)
+    dialog = ImportDialog(window.bg, window.db, "P", parent=window)
+    qtbot.addWidget(dialog)
+    dialog.cancel()  # pressed before the worker reads the first record
+    with qtbot.waitSignal(dialog.finishedImport, timeout=20_000):
+        dialog.start([source])
+    assert dialog.summary is not None and dialog.summary.cancelled
+    assert dialog.title.text().startswith("Cancelled")
+    dialog.close()
