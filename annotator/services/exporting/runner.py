@@ -12,6 +12,7 @@ all of them are complete.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict
@@ -23,7 +24,18 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Connection, String, Table, func, select, type_coerce
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 import annotator
 from annotator.domain.label import Label
@@ -529,6 +541,22 @@ _ADJ_COLUMNS = [
 ]
 
 
+_HAS_JSON_EACH = sqlite3.sqlite_version_info >= (3, 38, 0)
+"""JSON functions are built into SQLite from 3.38 (optional before)."""
+
+
+def _id_in(conn: Connection, column: Any, ids: list[int]) -> Any:
+    """``column IN ids`` as ONE parameter (a JSON array on SQLite, an array on PostgreSQL):
+    SQLAlchemy spends ~3 ms binding a 400-item IN list, more than SQLite spends running it."""
+    name = conn.dialect.name
+    if name == "sqlite" and _HAS_JSON_EACH:
+        values = func.json_each(bindparam("ids", orjson.dumps(ids).decode())).table_valued("value")
+        return column.in_(select(values.c.value))
+    if name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
+    return column.in_(ids)
+
+
 def _trace_columns(options: ExportOptions) -> list[Any]:
     return [*_TRACE_COLUMNS, _T.c.original] if options.include_original else list(_TRACE_COLUMNS)
 
@@ -545,7 +573,7 @@ def _build(
     ids = [t[0] for t in traces]
     labels: dict[int, list[LabelEntry]] = defaultdict(list)
     for tid, aid, status, verdict, lj, secs, comment, version, updated, submitted in conn.execute(
-        select(*_LABEL_COLUMNS).where(_L.c.trace_id.in_(ids))
+        select(*_LABEL_COLUMNS).where(_id_in(conn, _L.c.trace_id, ids))
     ).all():
         when = _dt(submitted)
         label, clean = _label_object(lj)
@@ -566,7 +594,7 @@ def _build(
     adjudications: dict[int, list[AdjudicationEntry]] = defaultdict(list)
     for tid, lead, verdict, lj, note, created in conn.execute(
         select(*_ADJ_COLUMNS)
-        .where(_A.c.trace_id.in_(ids))
+        .where(_id_in(conn, _A.c.trace_id, ids))
         .order_by(_A.c.trace_id, _A.c.created_at, _A.c.id)
     ).all():
         label, clean = _label_object(lj)
@@ -750,7 +778,9 @@ def _two_pass_write(
         chunk = plan.chosen[start : start + WRITE_CHUNK]
         fetched = {
             r[0]: r
-            for r in conn.execute(select(*columns).where(_T.c.id.in_([c.id for c in chunk]))).all()
+            for r in conn.execute(
+                select(*columns).where(_id_in(conn, _T.c.id, [c.id for c in chunk]))
+            ).all()
         }
         ordered = [fetched[c.id] for c in chunk]
         for c, (_t, row) in zip(chunk, _build(conn, plan.options, people, ordered), strict=True):
