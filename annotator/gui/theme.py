@@ -63,7 +63,7 @@ def _palette(dark: bool) -> QPalette:
             QPalette.ColorRole.ButtonText: "#1e1e1e",
             QPalette.ColorRole.BrightText: "#c62828",
             QPalette.ColorRole.Link: "#1a5fb4",
-            QPalette.ColorRole.Highlight: "#3584e4",
+            QPalette.ColorRole.Highlight: "#1a66c7",
             QPalette.ColorRole.HighlightedText: "#ffffff",
             QPalette.ColorRole.Mid: "#c0c0c0",
             QPalette.ColorRole.Dark: "#a0a0a0",

@@ -159,3 +159,36 @@ def test_callbacks_of_a_deleted_context_are_dropped(qtbot: Any) -> None:
     qtbot.waitUntil(lambda: bg.pending == 0, timeout=5000)
     assert called == []
     assert bg.shutdown(5000)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_both_themes_are_readable(qapp: Any, theme: str) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
+    from annotator.gui.theme import apply_theme
+
+    def luminance(c: QColor) -> float:
+        def channel(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        return (
+            0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(c.blueF())
+        )
+
+    def contrast(a: QColor, b: QColor) -> float:
+        hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+        return (hi + 0.05) / (lo + 0.05)
+
+    previous = qapp.palette()
+    try:
+        dark = apply_theme(qapp, theme)
+        assert dark == (theme == "dark")
+        p = qapp.palette()
+        role = QPalette.ColorRole
+        assert contrast(p.color(role.Text), p.color(role.Base)) >= 7  # WCAG AAA body text
+        assert contrast(p.color(role.WindowText), p.color(role.Window)) >= 7
+        assert contrast(p.color(role.HighlightedText), p.color(role.Highlight)) >= 4.5
+        assert contrast(p.color(role.ButtonText), p.color(role.Button)) >= 7
+    finally:
+        qapp.setPalette(previous)
+        qapp.setStyleSheet("")
