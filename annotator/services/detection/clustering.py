@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from annotator.services.detection.normalize import Normalized, Token, normalize
+from annotator.services.detection.normalize import Normalized, Token, normalize, normalized_words
 from annotator.store.database import Database
 from annotator.store.detection_models import GroupLabel, PromptCluster, TraceCluster
 from annotator.store.models import TraceRow, utcnow
@@ -47,7 +47,7 @@ the template's shingles; the benchmark's mix (templates with long slots) sits ar
 VERIFY = 0.27
 """Estimated Jaccard a candidate must reach to join: LSH banding alone lets some pairs through
 well below the threshold."""
-INDEX_CAP = 32
+INDEX_CAP = 8
 SLOT_SAMPLE_MEMBERS = 12
 """Members diffed against the first one to find a cluster's varying slots."""
 MAX_TEMPLATE_TOKENS = 300
@@ -156,21 +156,47 @@ def sig_from_bytes(data: bytes) -> Signature:
 # -- the index ---------------------------------------------------------------------------------
 
 
-class ClusterIndex:
-    """Union-find over cluster labels plus a capped MinHash LSH index of member signatures.
+def band_params(threshold: float = THRESHOLD, num_perm: int = NUM_PERM) -> tuple[int, int]:
+    """(bands, rows per band) as datasketch's ``MinHashLSH`` picks them for ``threshold``
+    (equal weight on false positives and false negatives)."""
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return int(lsh.b), int(lsh.r)
 
-    Labels: positive = an existing cluster id, negative = a new trace's provisional cluster."""
+
+def band_keys(sigs: NDArray[np.uint32], bands: int, rows: int) -> NDArray[np.uint64]:
+    """One 64-bit bucket key per (signature, band), computed for a whole batch at once: the
+    same banding as ``MinHashLSH``, without a Python call per band."""
+    n = len(sigs)
+    cols = sigs[:, : bands * rows].astype(np.uint64).reshape(n, bands, rows)
+    with np.errstate(over="ignore"):
+        keys = np.zeros((n, bands), dtype=np.uint64)
+        for j in range(rows):
+            keys = (keys * np.uint64(0x100000001B3)) ^ cols[:, :, j]
+        keys = keys * np.uint64(0x9E3779B97F4A7C15) + np.arange(bands, dtype=np.uint64)
+    return keys
+
+
+class ClusterIndex:
+    """Union-find over cluster labels plus a capped LSH index of member signatures.
+
+    Labels: positive = an existing cluster id, negative = a new trace's provisional cluster.
+    The buckets are a plain dict keyed by :func:`band_keys` (datasketch's banding, vectorised);
+    candidates are verified on the estimated Jaccard similarity before they join."""
 
     def __init__(
         self, threshold: float = THRESHOLD, verify: float = VERIFY, cap: int = INDEX_CAP
     ) -> None:
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        self.bands, self.rows = band_params(threshold)
+        self.buckets: dict[int, list[int]] = {}
         self.verify = verify
         self.cap = cap
         self.parent: dict[int, int] = {}
         self.indexed: dict[int, int] = defaultdict(int)
-        self.sig_of: dict[int, Signature] = {}
         self.label_of: dict[int, int] = {}
+        self.row_of: dict[int, int] = {}
+        """Row of an indexed key's signature in ``matrix`` (one fancy-index per query)."""
+        self.matrix = np.empty((1024, NUM_PERM), dtype=_U32)
+        self.key_at: list[int] = []
 
     def find(self, label: int) -> int:
         parent = self.parent
@@ -195,34 +221,62 @@ class ClusterIndex:
         self.parent[gone] = keep
         self.indexed[keep] += self.indexed.pop(gone, 0)
 
-    def load(self, key: int, label: int, sig: Signature) -> None:
-        """Put a stored, indexed member of an existing cluster back into the index."""
-        self.parent.setdefault(label, label)
-        self.lsh.insert(key, lean(sig), check_duplication=False)
-        self.sig_of[key] = sig
-        self.label_of[key] = label
-        self.indexed[label] += 1
+    def _insert(self, key: int, sig: Signature, keys: list[int]) -> None:
+        buckets = self.buckets
+        row = len(self.row_of)
+        for k in keys:
+            bucket = buckets.get(k)
+            if bucket is None:
+                buckets[k] = [row]
+            else:
+                bucket.append(row)
+        if row == len(self.matrix):
+            self.matrix = np.concatenate([self.matrix, np.empty_like(self.matrix)])
+        self.matrix[row] = sig
+        self.row_of[key] = row
+        self.key_at.append(key)
 
-    def add(self, key: int, sig: Signature) -> bool:
-        """Cluster a new prompt (label ``-key``); True if its signature went into the index."""
-        label = -key
-        self.parent[label] = label
-        self.label_of[key] = label
-        minhash = lean(sig)
-        candidates = self.lsh.query(minhash)
-        if candidates:
-            stacked = np.stack([self.sig_of[c] for c in candidates])
-            similar = (stacked == sig).mean(axis=1) >= self.verify
-            for c, ok in zip(candidates, similar, strict=True):
-                if ok:
-                    self._union(label, self.label_of[c])
-        root = self.find(label)
-        if self.indexed[root] < self.cap:
-            self.lsh.insert(key, minhash, check_duplication=False)
-            self.sig_of[key] = sig
-            self.indexed[root] += 1
-            return True
-        return False
+    def load(self, keys: Sequence[int], labels: Sequence[int], sigs: NDArray[np.uint32]) -> None:
+        """Put stored, indexed members of existing clusters back into the index."""
+        all_keys = band_keys(sigs, self.bands, self.rows).tolist()
+        for key, label, sig, bk in zip(keys, labels, sigs, all_keys, strict=True):
+            self.parent.setdefault(label, label)
+            self._insert(key, sig, bk)
+            self.label_of[key] = label
+            self.indexed[label] += 1
+
+    def add_batch(self, keys: Sequence[int], sigs: NDArray[np.uint32]) -> list[bool]:
+        """Cluster new prompts (label ``-key``) in order; for each, whether it went into the
+        index."""
+        out = []
+        buckets = self.buckets
+        need = int(np.ceil(self.verify * NUM_PERM))
+        for key, sig, bk in zip(
+            keys, sigs, band_keys(sigs, self.bands, self.rows).tolist(), strict=True
+        ):
+            label = -key
+            self.parent[label] = label
+            self.label_of[key] = label
+            candidates: set[int] = set()
+            for k in bk:
+                bucket = buckets.get(k)
+                if bucket is not None:
+                    candidates.update(bucket)
+            if candidates:
+                rows = np.fromiter(candidates, dtype=np.intp, count=len(candidates))
+                similar = (self.matrix[rows] == sig).sum(axis=1) >= need
+                key_at, label_of, find = self.key_at, self.label_of, self.find
+                roots = {find(label_of[key_at[r]]) for r in rows[similar].tolist()}
+                for root in roots:
+                    self._union(label, root)
+            root = self.find(label)
+            if self.indexed[root] < self.cap:
+                self._insert(key, sig, bk)
+                self.indexed[root] += 1
+                out.append(True)
+            else:
+                out.append(False)
+        return out
 
 
 class Clusterer:
@@ -231,19 +285,23 @@ class Clusterer:
     def __init__(self, index: ClusterIndex | None = None) -> None:
         self.index = index if index is not None else ClusterIndex()
         self.hasher = _TokenHasher()
+        self.in_index: dict[int, bool] = {}
+        self.sigs: dict[int, Signature] = {}
+        self.texts: dict[int, str] = {}
+        """Normalised text of each new prompt (a singleton cluster's template)."""
 
-    def signatures_of(self, normalized: Sequence[Normalized]) -> NDArray[np.uint32]:
-        return signatures([shingle_hashes(self.hasher(n.words)) for n in normalized])
+    def signatures_of(self, word_lists: Sequence[Sequence[str]]) -> NDArray[np.uint32]:
+        return signatures([shingle_hashes(self.hasher(words)) for words in word_lists])
 
-    def add_batch(self, keys: Sequence[int], prompts: Sequence[str]) -> list[Normalized]:
-        normalized = [normalize(p) for p in prompts]
-        sigs = self.signatures_of(normalized)
-        self._in_index: dict[int, bool] = getattr(self, "_in_index", {})
-        self._sigs: dict[int, Signature] = getattr(self, "_sigs", {})
-        for key, sig in zip(keys, sigs, strict=True):
-            self._in_index[key] = self.index.add(key, sig)
-            self._sigs[key] = sig
-        return normalized
+    def add_batch(self, keys: Sequence[int], prompts: Sequence[str]) -> None:
+        words = [normalized_words(p) for p in prompts]
+        sigs = self.signatures_of(words)
+        for key, w in zip(keys, words, strict=True):
+            self.texts[key] = " ".join(w[:MAX_TEMPLATE_TOKENS])
+        flags = self.index.add_batch(keys, sigs)
+        for key, sig, flag in zip(keys, sigs, flags, strict=True):
+            self.in_index[key] = flag
+            self.sigs[key] = sig
 
     def labels(self, keys: Iterable[int]) -> list[int]:
         return [self.index.find(self.index.label_of[k]) for k in keys]
@@ -446,8 +504,12 @@ def update_clusters(
                 TraceCluster.project_id == project_id, TraceCluster.in_index.is_(True)
             )
         ).all()
-        for trace_id, cluster_id, signature in stored:
-            index.load(trace_id, cluster_id, sig_from_bytes(signature))
+        if stored:
+            index.load(
+                [r[0] for r in stored],
+                [r[1] for r in stored],
+                np.stack([sig_from_bytes(r[2]) for r in stored]),
+            )
         existing_clusters = set(
             session.scalars(select(PromptCluster.id).where(PromptCluster.project_id == project_id))
         )
@@ -463,7 +525,6 @@ def update_clusters(
         )
     total = len(new_ids)
     clusterer = Clusterer(index)
-    normalized: dict[int, Normalized] = {}
     for start in range(0, total, CHUNK):
         if cancel is not None and cancel.is_set():
             result.cancelled = True
@@ -475,8 +536,7 @@ def update_clusters(
                 select(TraceRow.id, TraceRow.turns_json).where(TraceRow.id.in_(ids))
             ).all()
         prompt = {tid: prompt_of(tj) for tid, tj in rows}
-        batch = clusterer.add_batch(ids, [prompt.get(tid, "") for tid in ids])
-        normalized.update(zip(ids, batch, strict=True))
+        clusterer.add_batch(ids, [prompt.get(tid, "") for tid in ids])
         if progress is not None:
             progress(ClusterProgress(min(start + CHUNK, total), total, "cluster"))
     if cancel is not None and cancel.is_set():
@@ -511,8 +571,7 @@ def update_clusters(
             )
             session.execute(delete(PromptCluster).where(PromptCluster.id == old))
         final = {tid: cluster_id.get(r, r) for tid, r in root_of_new.items()}
-        in_index = clusterer._in_index if total else {}
-        sigs = clusterer._sigs if total else {}
+        in_index, sigs = clusterer.in_index, clusterer.sigs
         for start in range(0, total, 5_000):
             session.execute(
                 insert(TraceCluster),
@@ -533,7 +592,7 @@ def update_clusters(
         result.merged_clusters = len(merged)
         result.touched_clusters = touched
         result.new_trace_ids = new_ids
-        _refresh(session, project_id, touched, normalized, progress)
+        _refresh(session, project_id, touched, clusterer.texts, progress)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -542,7 +601,7 @@ def _refresh(
     session: Session,
     project_id: int,
     touched: list[int],
-    normalized: dict[int, Normalized],
+    texts: dict[int, str],
     progress: Callable[[ClusterProgress], None] | None,
 ) -> None:
     """Size, accounts, sessions, time span, template and slots of the touched clusters."""
@@ -593,7 +652,13 @@ def _refresh(
         for cid, tid in session.execute(m):
             if cid in stats and stats[cid]["size"] <= 1:
                 sample[cid] = [tid]
-    need = [tid for tids in sample.values() for tid in tids if tid not in normalized]
+    normalized: dict[int, Normalized] = {}
+    need = [
+        tid
+        for cid, tids in sample.items()
+        for tid in tids
+        if stats[cid]["size"] > 1 or tid not in texts
+    ]
     for start in range(0, len(need), 500):
         for tid, tj in session.execute(
             select(TraceRow.id, TraceRow.turns_json).where(
@@ -604,7 +669,11 @@ def _refresh(
     now = utcnow()
     rows = []
     for i, (cid, s) in enumerate(sorted(stats.items())):
-        template, slots = describe([normalized[t] for t in sample[cid]])
+        first = sample[cid][0]
+        if s["size"] <= 1 and first in texts:
+            template, slots = texts[first][:4_000], []
+        else:
+            template, slots = describe([normalized[t] for t in sample[cid]])
         rows.append(
             {
                 **s,
