@@ -2,7 +2,7 @@
 is set in the environment (build_bundle.py sets it, a labeler never does).
 
 When set, it watches for the first paint of the main window, prints
-``smoke: first-window <epoch seconds> <title>``, and closes every window that many seconds later,
+``smoke: first-window <epoch seconds> <CPU seconds used so far> <title>``, and closes every window that many seconds later,
 so the GUI of the frozen app can be started and closed again without a person or a display."""
 
 import os
@@ -34,7 +34,11 @@ def _install_probe(linger_s: float) -> None:
             return False
 
         def report(self, window: QWidget) -> None:
-            print(f"smoke: first-window {time.time():.4f} {window.windowTitle()}", flush=True)
+            cpu = time.process_time()
+            print(
+                f"smoke: first-window {time.time():.4f} {cpu:.3f} {window.windowTitle()}",
+                flush=True,
+            )
             QTimer.singleShot(int(linger_s * 1000), self.close_all)
 
         def close_all(self) -> None:

@@ -51,7 +51,8 @@ def test_probe_reports_the_first_paint_and_closes_the_app() -> None:
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("smoke: first-window ") and lines[0].endswith(" Probe window")
-    float(lines[0].split()[2])
+    epoch, cpu = map(float, lines[0].split()[2:4])
+    assert epoch > 1e9 and 0 < cpu < 60
     assert "exit 0" in lines
 
 
