@@ -37,8 +37,9 @@ def schema_markdown(schema: LabelSchema) -> str:
         ("Counter-evidence tags", schema.counter_tags),
     ):
         if tags:
-            out += ["", f"## {title}", "", "| tag | level | apply when |", "|---|---|---|"]
-            out += [f"| `{t.name}` | {t.level.value} | {_cell(t.description)} |" for t in tags]
+            # A list, not a table: the tab is narrow and tag names must not break mid-word.
+            out += ["", f"## {title}", ""]
+            out += [f"- **{t.name}** ({t.level.value}): {_cell(t.description)}" for t in tags]
     return "\n".join(out) + "\n"
 
 
