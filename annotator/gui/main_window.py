@@ -1235,6 +1235,11 @@ class MainWindow(QMainWindow):
             self.db = None
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        from annotator.gui.import_dialog import ImportDialog
+
+        for dialog in self.findChildren(ImportDialog):
+            if dialog.running:  # stop at the next record; what is committed stays
+                dialog.cancel()
         self._leave_current()
         self.save_settings()
         self.shutdown()
