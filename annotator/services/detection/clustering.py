@@ -169,11 +169,11 @@ def band_keys(sigs: NDArray[np.uint32], bands: int, rows: int) -> NDArray[np.uin
     n = len(sigs)
     cols = sigs[:, : bands * rows].astype(np.uint64).reshape(n, bands, rows)
     with np.errstate(over="ignore"):
-        keys = np.zeros((n, bands), dtype=np.uint64)
+        keys: NDArray[np.uint64] = np.zeros((n, bands), dtype=np.uint64)
         for j in range(rows):
             keys = (keys * np.uint64(0x100000001B3)) ^ cols[:, :, j]
-        keys = keys * np.uint64(0x9E3779B97F4A7C15) + np.arange(bands, dtype=np.uint64)
-    return keys
+        salted = keys * np.uint64(0x9E3779B97F4A7C15) + np.arange(bands, dtype=np.uint64)
+    return salted.astype(np.uint64, copy=False)
 
 
 class ClusterIndex:
@@ -362,9 +362,9 @@ def _alignment(
                 if starts[i1 + k] is None:
                     starts[i1 + k] = j1 + k
                 ends[i1 + k] = j1 + k
-                if k < i2 - i1 and ref[i1 + k].masked:
-                    if ref[i1 + k].surface != toks[j1 + k].surface:
-                        varying.append(i1 + k)
+                inside = k < i2 - i1
+                if inside and ref[i1 + k].masked and ref[i1 + k].surface != toks[j1 + k].surface:
+                    varying.append(i1 + k)
             continue
         if op == "insert":
             inserts.add(i1)
@@ -380,14 +380,14 @@ def describe(members: Sequence[Normalized]) -> tuple[str, list[Slot]]:
     """The template (first member, varying stretches as ``{1}``, ``{2}``...) and its slots."""
     if not members:
         return "", []
-    ref = members[0].tokens[:MAX_TEMPLATE_TOKENS]
+    ref: Sequence[Token] = members[0].tokens[:MAX_TEMPLATE_TOKENS]
     n = len(ref)
     ref_words = [t.text for t in ref]
     var = [False] * n
     inserts: set[int] = set()
     aligned: list[tuple[Sequence[Token], list[int], list[int]]] = []
     for other in members[1:]:
-        toks = other.tokens[:MAX_TEMPLATE_TOKENS]
+        toks: Sequence[Token] = other.tokens[:MAX_TEMPLATE_TOKENS]
         starts, ends, varying, extra = _alignment(ref, toks)
         for i in varying:
             var[i] = True
@@ -628,8 +628,8 @@ def _refresh(
     whole = len(touched) > 500
     groups = [touched] if whole else [touched[i : i + 500] for i in range(0, len(touched), 500)]
     for part in groups:
-        s = stmt if whole else stmt.where(TraceCluster.cluster_id.in_(part))
-        for cid, size, accounts, sessions, first, last in session.execute(s):
+        query = stmt if whole else stmt.where(TraceCluster.cluster_id.in_(part))
+        for cid, size, accounts, sessions, first, last in session.execute(query):
             if cid in touched_set:
                 stats[cid] = {
                     "id": cid,
@@ -639,16 +639,16 @@ def _refresh(
                     "first_at": first,
                     "last_at": last,
                 }
-    multi = sorted(cid for cid, s in stats.items() if s["size"] > 1)
-    single = sorted(cid for cid, s in stats.items() if s["size"] <= 1)
+    multi = sorted(cid for cid, st in stats.items() if st["size"] > 1)
+    single = sorted(cid for cid, st in stats.items() if st["size"] <= 1)
     sample: dict[int, list[int]] = defaultdict(list)
-    for part in _parts(multi, whole=len(multi) > 500):
-        m = member_stmt if part is None else member_stmt.where(TraceCluster.cluster_id.in_(part))
+    for chunk in _parts(multi, whole=len(multi) > 500):
+        m = member_stmt if chunk is None else member_stmt.where(TraceCluster.cluster_id.in_(chunk))
         for cid, tid in session.execute(m.order_by(TraceCluster.trace_id)):
             if cid in stats and stats[cid]["size"] > 1 and len(sample[cid]) <= SLOT_SAMPLE_MEMBERS:
                 sample[cid].append(tid)
-    for part in _parts(single, whole=len(single) > 500):
-        m = member_stmt if part is None else member_stmt.where(TraceCluster.cluster_id.in_(part))
+    for chunk in _parts(single, whole=len(single) > 500):
+        m = member_stmt if chunk is None else member_stmt.where(TraceCluster.cluster_id.in_(chunk))
         for cid, tid in session.execute(m):
             if cid in stats and stats[cid]["size"] <= 1:
                 sample[cid] = [tid]
@@ -668,17 +668,18 @@ def _refresh(
             normalized[tid] = normalize(prompt_of(tj))
     now = utcnow()
     rows = []
-    for i, (cid, s) in enumerate(sorted(stats.items())):
-        first = sample[cid][0]
-        if s["size"] <= 1 and first in texts:
-            template, slots = texts[first][:4_000], []
+    for i, (cid, st) in enumerate(sorted(stats.items())):
+        head = sample[cid][0]
+        slots: list[Slot] = []
+        if st["size"] <= 1 and head in texts:
+            template = texts[head][:4_000]
         else:
             template, slots = describe([normalized[t] for t in sample[cid]])
         rows.append(
             {
-                **s,
-                "first_at": _naive(s["first_at"]),
-                "last_at": _naive(s["last_at"]),
+                **st,
+                "first_at": _naive(st["first_at"]),
+                "last_at": _naive(st["last_at"]),
                 "template": template,
                 "slots_json": orjson.dumps([sl.as_dict() for sl in slots]).decode(),
                 "updated_at": now,
