@@ -191,12 +191,12 @@ def compute_suggestions(
                 )
                 hits = trace_hits(trace, original)
                 m = members[tid]
-                for key in (
+                for group in (
                     ("cluster", str(cluster_of.get(tid))),
                     ("account", m.account or ""),
                     ("session", m.session or ""),
                 ):
-                    hits.extend(group_hits.get(key, ()))
+                    hits.extend(group_hits.get(group, []))
                 score, verdict, tags = fold(hits)
                 values.append(
                     {
