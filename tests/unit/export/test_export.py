@@ -392,3 +392,50 @@ def test_round_trip_of_real_corpus_traces(tmp_path: Path, corpus_dir: Path) -> N
         assert sum(1 for r in recs if r["labels"]) == 12
     finally:
         db_a.dispose()
+
+
+def test_stored_labels_are_normalised_and_broken_ones_kept_as_they_are(
+    db: Database, tmp_path: Path
+) -> None:
+    """A partial label row comes out as a complete Label (as the importer would store it); a row
+    that no longer validates is exported as it stands and cannot break resolution."""
+    from annotator.services.projects import ensure_annotator, get_project
+    from annotator.store.models import LabelRow
+
+    build(db, n=2)
+    with db.session() as s:
+        pid = get_project(s, "p").id
+        t0 = s.query(TraceRow).filter_by(uid="t000").one()
+        t1 = s.query(TraceRow).filter_by(uid="t001").one()
+        s.query(LabelRow).filter(LabelRow.trace_id.in_([t0.id, t1.id])).delete()
+        for trace, who, text in (
+            (t0, "ann", '{"verdict": "legitimate", "tags": ["DATASET_FORMAT"]}'),
+            (t1, "ann", '{"verdict": "legitimate", "tags": "oops", "spans": [1]}'),
+        ):
+            s.add(
+                LabelRow(
+                    project_id=pid,
+                    trace_id=trace.id,
+                    annotator_id=ensure_annotator(s, who).id,
+                    status="done",
+                    verdict="legitimate",
+                    label_json=text,
+                )
+            )
+    export_dataset(db, "p", tmp_path / "o", ExportOptions())
+    recs = {r["uid"]: r for r in records(tmp_path / "o" / "data.jsonl")}
+    assert recs["t000"]["labels"][0]["label"] == {
+        "confidence": None,
+        "counter_tags": [],
+        "rationale": "",
+        "spans": [],
+        "tags": ["DATASET_FORMAT"],
+        "verdict": "legitimate",
+    }
+    assert recs["t000"]["resolved"]["tags"] == ["DATASET_FORMAT"]
+    assert recs["t001"]["labels"][0]["label"] == {
+        "verdict": "legitimate",
+        "tags": "oops",
+        "spans": [1],
+    }
+    assert recs["t001"]["resolved"]["tags"] == [] and recs["t001"]["resolved"]["spans"] == []
