@@ -691,3 +691,51 @@ def _refresh(
         session.execute(update(PromptCluster), rows[start : start + 5_000])
     if progress is not None:
         progress(ClusterProgress(len(stats), len(stats), "describe"))
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    id: int
+    size: int
+    n_accounts: int
+    n_sessions: int
+    first_at: datetime | None
+    last_at: datetime | None
+    template: str
+    slots: tuple[dict[str, Any], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["slots"] = list(self.slots)
+        return out
+
+
+def biggest_clusters(
+    db: Database, project_id: int, *, limit: int = 20, min_size: int = 2
+) -> list[ClusterView]:
+    """The project's largest clusters, biggest first (ties: most accounts, then oldest id)."""
+    from datetime import UTC
+
+    def utc(value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    with db.session() as session:
+        rows = session.scalars(
+            select(PromptCluster)
+            .where(PromptCluster.project_id == project_id, PromptCluster.size >= min_size)
+            .order_by(PromptCluster.size.desc(), PromptCluster.n_accounts.desc(), PromptCluster.id)
+            .limit(limit)
+        ).all()
+        return [
+            ClusterView(
+                c.id,
+                c.size,
+                c.n_accounts,
+                c.n_sessions,
+                utc(c.first_at),
+                utc(c.last_at),
+                c.template,
+                tuple(orjson.loads(c.slots_json)),
+            )
+            for c in rows
+        ]
