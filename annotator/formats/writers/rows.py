@@ -81,6 +81,17 @@ class Resolution:
         return self.verdict is not None
 
 
+class RawJson:
+    """JSON text embedded as it is (the JSONL writer hands it to orjson as a Fragment): the
+    full view's turns, which the store already keeps as compact JSON, are not parsed and
+    serialised again. Not a dataclass: orjson would serialise a dataclass field by field."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
 @dataclass(slots=True)
 class ExportRow:
     """One trace as the views see it. Every datetime in it is aware UTC (see :func:`utc`)."""
@@ -97,4 +108,7 @@ class ExportRow:
     original: Any = None
     has_original: bool = False
     """Whether the caller asked for the original record (``original`` may be None anyway)."""
+    turns_json: bytes | None = None
+    """The turns as the store keeps them (compact JSON). When set, the full view embeds these
+    bytes and ``turns`` may be left empty; the other views need ``turns``."""
     extras: dict[str, Any] = field(default_factory=dict)

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from annotator.formats.writers.rows import EXPORT_MARKER, EXPORT_VERSION, ExportRow
+from annotator.formats.writers.rows import EXPORT_MARKER, EXPORT_VERSION, ExportRow, RawJson
 
 VIEW_NAMES = ("full", "classifier", "chat", "spans")
 
@@ -129,7 +129,7 @@ def full_record(row: ExportRow) -> dict[str, Any]:
     record: dict[str, Any] = {
         EXPORT_MARKER: EXPORT_VERSION,
         "uid": row.uid,
-        "turns": row.turns,
+        "turns": RawJson(row.turns_json) if row.turns_json is not None else row.turns,
         "meta": row.meta,
         "is_gold": row.is_gold,
         "labels": [
@@ -511,7 +511,8 @@ def arrow_record(record: dict[str, Any]) -> dict[str, Any]:
     if EXPORT_MARKER not in record:
         return record
     out = dict(record)
-    out["turns"] = _full_turns(record["turns"])
+    turns = record["turns"]
+    out["turns"] = _full_turns(orjson.loads(turns.data) if isinstance(turns, RawJson) else turns)
     out["meta"] = {**record["meta"], "extra": _json_text(record["meta"].get("extra") or {})}
     out["agreement"] = {**record["agreement"], "votes": _json_text(record["agreement"]["votes"])}
     if "original" in record:

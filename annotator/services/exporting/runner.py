@@ -570,6 +570,7 @@ def _build(
     """ExportRows for fetched trace rows (see ``_trace_columns``), with every label and
     adjudication, in the given order."""
     steps = options.resolve
+    raw_turns = options.view == "full"
     ids = [t[0] for t in traces]
     labels: dict[int, list[LabelEntry]] = defaultdict(list)
     for tid, aid, status, verdict, lj, secs, comment, version, updated, submitted in conn.execute(
@@ -621,7 +622,8 @@ def _build(
             t,
             ExportRow(
                 uid=t[1],
-                turns=orjson.loads(t[13]),
+                turns=[] if raw_turns else orjson.loads(t[13]),
+                turns_json=t[13] if raw_turns else None,
                 meta={
                     "source_format": t[2],
                     "model": t[3],
