@@ -7,9 +7,9 @@
 - ``spans``: the exported text and evidence passages with offsets into it.
 
 Every view also has a pyarrow schema, so Parquet, the Hugging Face folder and CSV share one typed
-shape. Records hold datetimes (aware UTC) and plain JSON values; :func:`arrow_record` turns the
-free-form parts (the original record, ``meta.extra``, vote counts) into JSON text for columnar
-formats.
+shape. Records hold datetimes (aware UTC) and plain JSON values (the full view's turns may be a
+:class:`RawJson` of the stored bytes); :func:`arrow_record` turns the free-form parts (the
+original record, ``meta.extra``, vote counts) into JSON text for columnar formats.
 
 **The exported text** (``classifier.text``, ``spans.text``) is every block in reading order, each
 as a header line ``[role]`` (``[role kind]`` for non-text blocks, ``[role tool_call name]`` for a

@@ -114,3 +114,21 @@ def test_full_record_and_its_columnar_form() -> None:
     assert (
         redacted["opaque_chars"] == 40 and redacted["text"] == "" and redacted["truncated"] is False
     )
+
+
+def test_stored_turns_are_embedded_as_they_are() -> None:
+    import orjson
+
+    from annotator.formats.writers.jsonl import dumps_line
+
+    stored = orjson.dumps(TURNS)
+    r = row()
+    r.turns = []
+    r.turns_json = stored
+    rec = full_record(r)
+    line = dumps_line(rec)
+    assert b'"turns":' + stored + b"," in line
+    assert orjson.loads(line)["turns"] == TURNS
+    flat = arrow_record(rec)
+    assert [t["role"] for t in flat["turns"]] == ["system", "user", "assistant", "tool"]
+    assert flat["turns"][2]["blocks"][1]["tool_name"] == "calc"
