@@ -1,0 +1,565 @@
+"""The lead's dashboard: progress over time, throughput, time per item, verdicts and tags,
+agreement per labeler and over time, gold accuracy; each chart exports as PNG.
+
+The numbers come from :func:`annotator.services.progress.progress` and
+:func:`annotator.services.agreement.agreement_report` (without bootstrap: intervals are for the
+CLI report, the dashboard wants speed), computed on a background thread; the window only draws.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator.gui.background import Background
+from annotator.services.agreement import AgreementReport, agreement_report
+from annotator.services.progress import ProgressReport, progress
+from annotator.store.database import Database
+
+SERIES = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7")
+"""Tableau 10: distinguishable on light and dark backgrounds."""
+CHARTS = (
+    ("progress", "Progress over time (cumulative submitted labels)"),
+    ("throughput", "Throughput per labeler (items per active hour)"),
+    ("time", "Time per item (seconds)"),
+    ("verdicts", "Verdict distribution"),
+    ("tags", "Tag distribution"),
+    ("agreement", "Agreement per labeler (verdict)"),
+    ("agreement_time", "Agreement over time (verdict, per day)"),
+    ("gold", "Gold accuracy per labeler"),
+)
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    """Everything one refresh shows; plain data, built off the GUI thread."""
+
+    progress: ProgressReport
+    agreement: AgreementReport
+    seconds: float
+
+
+def load_dashboard(db: Database, project: str, *, lead: str, bucket: str = "day") -> DashboardData:
+    """The dashboard's numbers (lead-only: the services check the role)."""
+    start = time.perf_counter()
+    report = progress(db, project, lead=lead, bucket=bucket)
+    agreement = agreement_report(db, project, lead=lead, bootstrap=0)
+    return DashboardData(report, agreement, time.perf_counter() - start)
+
+
+def _epoch(moment: datetime) -> float:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+class DayAxis(pg.DateAxisItem):  # type: ignore[misc]
+    """UTC dates with the month ("Mar 02") once ticks are a day or more apart."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if spacing >= 86_400:
+            return [datetime.fromtimestamp(v, UTC).strftime("%b %d") for v in values]
+        result: list[str] = super().tickStrings(values, scale, spacing)
+        return result
+
+
+class Chart(QFrame):
+    """A titled plot with its own "Export PNG…" button and a note shown when there is no data."""
+
+    def __init__(self, key: str, title: str, *, date_axis: bool = False) -> None:
+        super().__init__()
+        self.key = key
+        self.setObjectName("dashboardChart")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 6)
+        head = QHBoxLayout()
+        self.title = QLabel(title)
+        bold = QFont(self.title.font())
+        bold.setBold(True)
+        self.title.setFont(bold)
+        head.addWidget(self.title, 1)
+        self.note = QLabel("")
+        self.note.setObjectName("chartNote")
+        self.note.setTextFormat(Qt.TextFormat.PlainText)
+        head.addWidget(self.note)
+        self.export_button = QPushButton("Export PNG…")
+        self.export_button.setToolTip("Save this chart as a PNG image")
+        head.addWidget(self.export_button)
+        layout.addLayout(head)
+        axis = {"bottom": DayAxis(orientation="bottom", utcOffset=0)} if date_axis else {}
+        self.plot = pg.PlotWidget(axisItems=axis)
+        self.plot.setMinimumHeight(230)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.showGrid(x=False, y=True, alpha=0.25)
+        layout.addWidget(self.plot, 1)
+        self.points = 0
+        """Data points drawn by the last refresh (0: the chart is empty)."""
+        self.legend: pg.LegendItem | None = None
+
+    def clear(self) -> None:
+        self.plot.clear()
+        if self.legend is not None:
+            self.legend.clear()
+            self.legend.setVisible(False)
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).setTicks(None)
+        self.points = 0
+        self.note.setText("")
+
+    def add_legend(self, offset: tuple[int, int] = (-10, 8)) -> pg.LegendItem:
+        """The chart's legend, top right by default (one per chart: pyqtgraph keeps the
+        first, so its place is set by the first call)."""
+        if self.legend is None:
+            text = self.palette().color(QPalette.ColorRole.Text)
+            base = QColor(self.palette().color(QPalette.ColorRole.Base))
+            base.setAlpha(210)
+            self.legend = self.plot.addLegend(
+                offset=offset, labelTextColor=text, brush=pg.mkBrush(base)
+            )
+        self.legend.setVisible(True)
+        return self.legend
+
+    def set_empty(self, why: str) -> None:
+        self.note.setText(why)
+
+    def export_png(self, path: Path) -> Path:
+        """Write the plot (what is on screen, at screen resolution) as a PNG file."""
+        if not self.plot.grab().save(str(path), "PNG"):
+            raise OSError(f"could not write {path}")
+        return path
+
+    def apply_palette(self, palette: QPalette) -> None:
+        """Plot background and axes follow the window's theme."""
+        base = palette.color(QPalette.ColorRole.Base)
+        text = palette.color(QPalette.ColorRole.Text)
+        self.plot.setBackground(base)
+        for side in ("left", "bottom"):
+            axis = self.plot.getAxis(side)
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
+        if self.legend is not None:
+            self.legend.setLabelTextColor(text)
+            faded = QColor(base)
+            faded.setAlpha(210)
+            self.legend.setBrush(pg.mkBrush(faded))
+            for _sample, label in self.legend.items:
+                label.setText(label.text, color=text)
+
+
+def _bars(
+    chart: Chart,
+    names: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    *,
+    horizontal: bool = False,
+    colours: Sequence[str] | None = None,
+) -> None:
+    """Grouped bars of categorical data, one colour per series (a legend when several), or
+    one colour per bar (``colours``, a single series)."""
+    n = len(series)
+    width = 0.8 / max(n, 1)
+    if n > 1:
+        chart.add_legend()
+    for s, (label, values) in enumerate(series):
+        where = [i - 0.4 + width * (s + 0.5) for i in range(len(names))]
+        kept = [(w, float(v)) for w, v in zip(where, values, strict=True) if v is not None]
+        if not kept:
+            continue
+        pos = [w for w, _ in kept]
+        val = [v for _, v in kept]
+        brush = pg.mkBrush(SERIES[s % len(SERIES)])
+        kw = {"brush": brush}
+        if colours is not None:
+            kw = {
+                "brushes": [pg.mkBrush(colours[i]) for i, v in enumerate(values) if v is not None]
+            }
+        if horizontal:
+            item = pg.BarGraphItem(x0=0, y=pos, height=width * 0.9, width=val, **kw)
+        else:
+            item = pg.BarGraphItem(x=pos, height=val, width=width * 0.9, **kw)
+        item.setOpts(pen=pg.mkPen(None))
+        chart.plot.addItem(item)
+        if chart.legend is not None:
+            chart.legend.addItem(item, label)
+        chart.points += len(kept)
+    ticks = [[(i, name) for i, name in enumerate(names)]]
+    chart.plot.getAxis("left" if horizontal else "bottom").setTicks(ticks)
+    if horizontal:
+        chart.plot.getViewBox().invertY(True)
+        chart.plot.setYRange(-0.6, len(names) - 0.4, padding=0)
+    else:
+        chart.plot.setXRange(-0.6, len(names) - 0.4, padding=0)
+
+
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+class DashboardWindow(QWidget):
+    """A top-level window; ``refreshed`` fires after each refresh has been drawn."""
+
+    refreshed = Signal()
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        bg: Background,
+        db: Database,
+        project: str,
+        *,
+        lead: str,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.bg = bg
+        self.db = db
+        self.project = project
+        self.lead = lead
+        self.data: DashboardData | None = None
+        self.refreshing = False
+        self._again = False
+        self.setWindowTitle(f"Dashboard - {project}")
+        self.resize(1280, 900)
+
+        main = QVBoxLayout(self)
+        bar = QHBoxLayout()
+        self.summary = QLabel("")
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary.setWordWrap(True)
+        bar.addWidget(self.summary, 1)
+        bar.addWidget(QLabel("Per"))
+        self.bucket = QComboBox()
+        self.bucket.addItem("day", "day")
+        self.bucket.addItem("hour", "hour")
+        self.bucket.setToolTip("Resolution of the progress chart (UTC)")
+        self.bucket.currentIndexChanged.connect(lambda _i: self.refresh())
+        bar.addWidget(self.bucket)
+        self.status = QLabel("")
+        self.status.setObjectName("refreshStatus")
+        bar.addWidget(self.status)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setShortcut("F5")
+        self.refresh_button.clicked.connect(self.refresh)
+        bar.addWidget(self.refresh_button)
+        main.addLayout(bar)
+
+        body = QWidget()
+        grid = QGridLayout(body)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.table = QTableWidget(0, 9)
+        self.table.setHorizontalHeaderLabels(
+            [
+                "Labeler",
+                "Role",
+                "Assigned",
+                "Done",
+                "Remaining",
+                "Items/h",
+                "Median s",
+                "Agreement",
+                "Gold",
+            ]
+        )
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        grid.addWidget(self.table, 0, 0, 1, 2)
+        self.charts: dict[str, Chart] = {}
+        for n, (key, title) in enumerate(CHARTS):
+            chart = Chart(key, title, date_axis=key in ("progress", "agreement_time"))
+            chart.export_button.clicked.connect(lambda _c=False, k=key: self.ask_export(k))
+            self.charts[key] = chart
+            grid.addWidget(chart, 1 + n // 2, n % 2)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        main.addWidget(scroll, 1)
+        self._apply_palette()
+        self.refresh()
+
+    # -- refreshing ------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Recompute on a worker thread; a refresh asked for meanwhile runs after this one."""
+        if self.refreshing:
+            self._again = True
+            return
+        self.refreshing = True
+        self.status.setText("refreshing…")
+        self.refresh_button.setEnabled(False)
+        db, project, lead = self.db, self.project, self.lead
+        bucket = str(self.bucket.currentData())
+        self.bg.run(
+            lambda: load_dashboard(db, project, lead=lead, bucket=bucket),
+            self._loaded,
+            self._load_failed,
+            context=self,
+        )
+
+    def _finish(self) -> None:
+        self.refreshing = False
+        self.refresh_button.setEnabled(True)
+        if self._again:
+            self._again = False
+            self.refresh()
+
+    def _loaded(self, data: DashboardData) -> None:
+        self.data = data
+        self.draw(data)
+        stamp = datetime.now().strftime("%H:%M:%S")
+        self.status.setText(f"updated {stamp} ({data.seconds * 1000:.0f} ms)")
+        self._finish()
+        self.refreshed.emit()
+
+    def _load_failed(self, exc: BaseException) -> None:
+        """Shown in the window (no modal box: a refresh may fail while the lead works on)."""
+        self.status.setText("refresh failed")
+        self.summary.setText(str(exc))
+        self._finish()
+        self.failed.emit(str(exc))
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def draw(self, data: DashboardData) -> None:
+        report, agreement = data.progress, data.agreement
+        alpha = agreement.verdict.alpha.value
+        self.summary.setText(
+            f"{report.project}: {report.traces} traces · {report.assigned_items} assigned · "
+            f"{report.labeled_items} labeled · {report.complete_items} complete · "
+            f"{report.adjudicated_items} adjudicated · {report.gold_items} gold · "
+            f"verdict α {_fmt(alpha)} on {agreement.verdict.n_pairable} shared items"
+        )
+        self._fill_table(data)
+        for chart in self.charts.values():
+            chart.clear()
+        self._draw_progress(report)
+        self._draw_throughput(report)
+        self._draw_time(report)
+        self._draw_verdicts(report)
+        self._draw_tags(report)
+        self._draw_agreement(agreement)
+        self._draw_agreement_time(agreement)
+        self._draw_gold(agreement)
+        self._apply_palette()
+
+    def _fill_table(self, data: DashboardData) -> None:
+        agree = {a.name: a for a in data.agreement.per_labeler}
+        gold = {g.name: g for g in data.agreement.gold}
+        people = data.progress.labelers
+        self.table.setRowCount(len(people))
+        for row, p in enumerate(people):
+            a = agree.get(p.name)
+            g = gold.get(p.name)
+            cells = [
+                p.name,
+                p.role or "(not a member)",
+                str(p.assigned),
+                str(p.done),
+                str(p.remaining),
+                _fmt(p.items_per_hour, ".1f"),
+                _fmt(p.median_seconds, ".0f"),
+                "–" if a is None or a.percent is None else f"{a.percent:.0%}",
+                "–" if g is None or g.accuracy is None else f"{g.correct}/{g.n_gold}",
+            ]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if col >= 2:
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                self.table.setItem(row, col, item)
+        # Every labeler in view without an inner scroll bar (the window scrolls instead).
+        rows = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
+        self.table.setFixedHeight(rows + self.table.horizontalHeader().height() + 4)
+
+    def _draw_progress(self, report: ProgressReport) -> None:
+        chart = self.charts["progress"]
+        points = report.over_time
+        if not points:
+            chart.set_empty("no submitted labels yet")
+            return
+        xs = [_epoch(p.start) for p in points]
+        chart.add_legend((10, 8))  # top left: cumulative lines rise to the right
+        names = sorted({n for p in points for n in p.done})
+        for s, name in enumerate(names):
+            running, ys = 0, []
+            for p in points:
+                running += p.done.get(name, 0)
+                ys.append(running)
+            chart.plot.plot(
+                xs, ys, pen=pg.mkPen(SERIES[(s + 1) % len(SERIES)], width=1.5), name=name
+            )
+        total = [p.cumulative for p in points]
+        symbol = "o" if len(xs) < 40 else None
+        chart.plot.plot(
+            xs,
+            total,
+            pen=pg.mkPen(SERIES[0], width=3),
+            symbol=symbol,
+            symbolSize=6,
+            symbolBrush=SERIES[0],
+            name="all",
+        )
+        chart.points = len(xs)
+
+    def _draw_throughput(self, report: ProgressReport) -> None:
+        chart = self.charts["throughput"]
+        people = [p for p in report.labelers if p.done]
+        if not people:
+            chart.set_empty("no submitted labels yet")
+            return
+        _bars(chart, [p.name for p in people], [("items/h", [p.items_per_hour for p in people])])
+        if chart.points < len(people):
+            chart.set_empty("under a minute of work: no rate")
+
+    def _draw_time(self, report: ProgressReport) -> None:
+        chart = self.charts["time"]
+        hist = report.time_per_item
+        if not hist.counts:
+            chart.set_empty("no submitted labels yet")
+            return
+        edges = hist.edges
+        item = pg.BarGraphItem(
+            x0=edges[:-1],
+            x1=edges[1:],
+            height=list(hist.counts),
+            brush=pg.mkBrush(SERIES[0]),
+            pen=pg.mkPen(None),
+        )
+        chart.plot.addItem(item)
+        chart.plot.setLabel("bottom", "seconds per item")
+        chart.points = len(hist.counts)
+
+    def _draw_verdicts(self, report: ProgressReport) -> None:
+        chart = self.charts["verdicts"]
+        if not report.verdicts:
+            chart.set_empty("no submitted labels yet")
+            return
+        names = list(report.verdicts)
+        _bars(chart, names, [("labels", [report.verdicts[n] for n in names])], horizontal=True)
+
+    def _draw_tags(self, report: ProgressReport) -> None:
+        chart = self.charts["tags"]
+        names = [*report.tags, *report.counter_tags]
+        if not names:
+            chart.set_empty("no tags chosen yet")
+            return
+        counts = [report.tags.get(n, report.counter_tags.get(n, 0)) for n in names]
+        colours = [SERIES[0] if n in report.tags else SERIES[1] for n in names]
+        # One bar per tag, coloured by kind (a tag is evidence or counter-evidence, not both).
+        _bars(chart, names, [("labels", counts)], horizontal=True, colours=colours)
+        legend = chart.add_legend((-10, -10))  # bottom right, beside the shortest bars
+        chart.plot.setXRange(0, max(counts) * 1.3, padding=0)
+        for colour, kind in ((SERIES[0], "evidence"), (SERIES[1], "counter-evidence")):
+            sample = pg.BarGraphItem(x=[], height=[], width=1, brush=pg.mkBrush(colour))
+            legend.addItem(sample, kind)
+        chart.plot.setMinimumHeight(max(230, 22 * len(names) + 50))
+
+    def _draw_agreement(self, agreement: AgreementReport) -> None:
+        chart = self.charts["agreement"]
+        rows = [a for a in agreement.per_labeler if a.n_shared]
+        if not rows:
+            chart.set_empty("needs items labeled by two or more people")
+            return
+        _bars(
+            chart,
+            [a.name for a in rows],
+            [
+                ("% agreement", [a.percent for a in rows]),
+                ("mean Cohen's κ", [a.mean_kappa for a in rows]),
+            ],
+        )
+        chart.plot.setYRange(min(0.0, *(a.mean_kappa or 0.0 for a in rows)), 1.05)
+
+    def _draw_agreement_time(self, agreement: AgreementReport) -> None:
+        chart = self.charts["agreement_time"]
+        points = [p for p in agreement.over_time if p.percent is not None or p.alpha is not None]
+        if not points:
+            chart.set_empty("needs items labeled by two or more people")
+            return
+        xs = [datetime(p.day.year, p.day.month, p.day.day, tzinfo=UTC).timestamp() for p in points]
+        chart.add_legend()
+        for s, (name, values) in enumerate(
+            (
+                ("% agreement", [p.percent for p in points]),
+                ("Krippendorff's α", [p.alpha for p in points]),
+            )
+        ):
+            kept = [(x, v) for x, v in zip(xs, values, strict=True) if v is not None]
+            if not kept:
+                continue
+            colour = SERIES[s]
+            chart.plot.plot(
+                [x for x, _ in kept],
+                [v for _, v in kept],
+                pen=pg.mkPen(colour, width=2),
+                symbol="o",
+                symbolSize=6,
+                symbolBrush=colour,
+                name=name,
+            )
+            chart.points += len(kept)
+        chart.plot.setYRange(min(0.0, *(p.alpha or 0.0 for p in points)), 1.05)
+
+    def _draw_gold(self, agreement: AgreementReport) -> None:
+        chart = self.charts["gold"]
+        gold = [g for g in agreement.gold if g.n_gold]
+        if not gold:
+            chart.set_empty("no gold items labeled yet")
+            return
+        _bars(
+            chart,
+            [f"{g.name} ({g.correct}/{g.n_gold})" for g in gold],
+            [("accuracy", [g.accuracy for g in gold])],
+        )
+        chart.plot.setYRange(0.0, 1.05)
+
+    # -- theme and export ------------------------------------------------------------------
+
+    def _apply_palette(self) -> None:
+        for chart in self.charts.values():
+            chart.apply_palette(self.palette())
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "charts"):
+            self._apply_palette()
+
+    def export_chart(self, key: str, path: Path) -> Path:
+        return self.charts[key].export_png(path)
+
+    def ask_export(self, key: str) -> None:
+        name = f"{self.project}-{key}.png".replace("/", "_")
+        path, _ = QFileDialog.getSaveFileName(self, "Export chart", name, "PNG image (*.png)")
+        if not path:
+            return
+        try:
+            self.export_chart(key, Path(path))
+        except OSError as exc:
+            QMessageBox.warning(self, "Export chart", str(exc))

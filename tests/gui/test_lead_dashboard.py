@@ -1,0 +1,119 @@
+"""The lead's dashboard on a real database with three labelers: it refreshes off the GUI
+thread, every chart gets data, charts export as PNG, and errors show in the window."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QImage
+
+from annotator.gui.background import Background
+from annotator.gui.lead import dashboard
+from annotator.gui.lead.dashboard import CHARTS, DashboardWindow
+from annotator.services.projects import add_member, create_project
+from annotator.store.database import Database
+from tests.gui.lead_data import LABELERS, LEAD, bg_fixture, open_db, team_fixture  # noqa: F401
+
+Team = tuple[Database, list[int]]
+
+
+def _open(qtbot: object, runner: Background, db: Database, who: str = LEAD) -> DashboardWindow:
+    window = DashboardWindow(runner, db, "P", lead=who)
+    qtbot.addWidget(window)  # type: ignore[attr-defined]
+    window.show()
+    qtbot.waitUntil(lambda: not window.refreshing, timeout=15_000)  # type: ignore[attr-defined]
+    return window
+
+
+def test_refresh_fills_every_chart(qtbot: object, team: Team, bg: Background) -> None:
+    db, _ids = team
+    window = _open(qtbot, bg, db)
+    assert window.data is not None
+    assert {key for key, _ in CHARTS} == set(window.charts)
+    for key, chart in window.charts.items():
+        assert chart.points > 0, f"chart {key} has no data ({chart.note.text()})"
+        assert chart.note.text() in ("", "under a minute of work: no rate"), key
+    report = window.data.progress
+    assert window.charts["throughput"].points == len(LABELERS)
+    assert window.charts["time"].points == len(report.time_per_item.counts)
+    assert window.charts["verdicts"].points == len(report.verdicts)
+    assert window.charts["tags"].points == len(report.tags) + len(report.counter_tags)
+    assert window.charts["gold"].points == len(LABELERS)  # everyone labeled the 3 gold items
+    assert window.table.rowCount() == len(LABELERS) + 1  # and the lead
+    names = {window.table.item(r, 0).text() for r in range(window.table.rowCount())}
+    assert names == {*LABELERS, LEAD}
+    assert "3 gold" in window.summary.text()
+    assert window.status.text().startswith("updated")
+
+
+def test_refresh_runs_off_the_gui_thread(
+    qtbot: object,
+    team: Team,
+    bg: Background,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db, _ids = team
+    window = _open(qtbot, bg, db)
+    gate = threading.Event()
+    threads: list[threading.Thread] = []
+    real = dashboard.load_dashboard
+
+    def slow(*args: object, **kwargs: object) -> dashboard.DashboardData:
+        threads.append(threading.current_thread())
+        assert gate.wait(10)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dashboard, "load_dashboard", slow)
+    window.refresh_button.click()
+    assert window.refreshing and window.status.text() == "refreshing…"
+    assert not window.refresh_button.isEnabled()
+    qtbot.wait(100)  # type: ignore[attr-defined]  # the event loop keeps running meanwhile
+    assert window.refreshing
+    window.bucket.setCurrentIndex(1)  # a refresh asked for meanwhile waits its turn
+    gate.set()
+    qtbot.waitUntil(lambda: not window.refreshing and len(threads) == 2, timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: not window.refreshing, timeout=15_000)  # type: ignore[attr-defined]
+    assert all(t is not threading.main_thread() for t in threads)
+    assert window.data is not None and window.data.progress.bucket == "hour"
+    assert window.refresh_button.isEnabled()
+
+
+def test_each_chart_exports_a_png(
+    qtbot: object, team: Team, bg: Background, tmp_path: Path
+) -> None:
+    db, _ids = team
+    window = _open(qtbot, bg, db)
+    for key in window.charts:
+        path = window.export_chart(key, tmp_path / f"{key}.png")
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+        image = QImage(str(path))
+        assert image.width() > 100 and image.height() > 100
+
+
+def test_not_a_lead_sees_the_reason(qtbot: object, team: Team, bg: Background) -> None:
+    db, _ids = team
+    window = _open(qtbot, bg, db, who="ann")
+    assert window.data is None
+    assert window.status.text() == "refresh failed"
+    assert "not a lead" in window.summary.text()
+
+
+def test_empty_project_draws_notes(qtbot: object, tmp_path: Path) -> None:
+    db = open_db(tmp_path / "empty.sqlite3")
+    runner = Background()
+    try:
+        create_project(db, "P")
+        add_member(db, "P", LEAD, "lead")
+        window = _open(qtbot, runner, db)
+        assert window.data is not None
+        assert all(chart.points == 0 for chart in window.charts.values())
+        assert window.charts["progress"].note.text() == "no submitted labels yet"
+        assert "needs items" in window.charts["agreement"].note.text()
+        window.close()
+    finally:
+        assert runner.shutdown(10_000)
+        runner.deleteLater()
+        db.dispose()
