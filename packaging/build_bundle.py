@@ -181,9 +181,19 @@ print(json.dumps({
 }))
 """
 
-# Imported by their libraries inside try/except ImportError: absent on purpose (see the spec).
+# Imported by their libraries inside try/except ImportError and left out on purpose (see the
+# spec): pyarrow's cloud file systems; the Qt modules pyqtgraph tries for OpenGL widgets and for
+# its own tests (placeholders are used when they are missing).
 OPTIONAL_MODULES = frozenset(
-    {"pyarrow._s3fs", "pyarrow._gcsfs", "pyarrow._azurefs", "pyarrow._hdfs"}
+    {
+        "pyarrow._s3fs",
+        "pyarrow._gcsfs",
+        "pyarrow._azurefs",
+        "pyarrow._hdfs",
+        "PySide6.QtOpenGL",
+        "PySide6.QtOpenGLWidgets",
+        "PySide6.QtTest",
+    }
 )
 # Loaded by the venv's interpreter start-up (site) or embedded in shiboken's binary, not files the
 # frozen app imports.
