@@ -17,6 +17,7 @@ import orjson
 import pyarrow as pa
 
 from annotator.formats.writers.atomic import AtomicFile
+from annotator.formats.writers.rows import RawJson
 from annotator.formats.writers.views import arrow_record
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -48,6 +49,8 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, RawJson):
+        return value.data.decode("utf-8")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -81,7 +84,7 @@ class CsvWriter:
         self._csv.writerow([".".join(p) for p in self._paths])
 
     def write(self, record: dict[str, Any]) -> None:
-        flat = arrow_record(record)
+        flat = arrow_record(record, expand_turns=False)
         self._csv.writerow([neutralise(_cell(_get(flat, p))) for p in self._paths])
         self.rows += 1
         if self.rows % FLUSH_ROWS == 0:

@@ -505,14 +505,18 @@ def _full_turns(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def arrow_record(record: dict[str, Any]) -> dict[str, Any]:
+def arrow_record(record: dict[str, Any], *, expand_turns: bool = True) -> dict[str, Any]:
     """A view record in the shape its arrow schema wants: free-form JSON parts (the original
-    record, ``meta.extra``, vote counts) as JSON text, every block field present."""
+    record, ``meta.extra``, vote counts) as JSON text, every block field present. Without
+    ``expand_turns`` stored turns stay :class:`RawJson` (CSV writes them as one JSON cell)."""
     if EXPORT_MARKER not in record:
         return record
     out = dict(record)
     turns = record["turns"]
-    out["turns"] = _full_turns(orjson.loads(turns.data) if isinstance(turns, RawJson) else turns)
+    if isinstance(turns, RawJson):
+        out["turns"] = _full_turns(orjson.loads(turns.data)) if expand_turns else turns
+    else:
+        out["turns"] = _full_turns(turns)
     out["meta"] = {**record["meta"], "extra": _json_text(record["meta"].get("extra") or {})}
     out["agreement"] = {**record["agreement"], "votes": _json_text(record["agreement"]["votes"])}
     if "original" in record:

@@ -6,6 +6,7 @@ import csv
 import io
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -47,6 +48,12 @@ def test_csv_nested_columns_are_dotted(db: Database, built: Built, tmp_path: Pat
     header = (tmp_path / "o" / "data.csv").read_text(encoding="utf-8").splitlines()[0]
     assert "meta.account_id" in header.split(",")
     assert "resolved.verdict" in header.split(",")
+    with open(tmp_path / "o" / "data.csv", newline="", encoding="utf-8") as f:
+        first = next(csv.DictReader(f))
+    turns = orjson.loads(first["turns"])
+    assert [t["role"] for t in turns][:3] == ["system", "user", "assistant"]
+    assert orjson.loads(first["labels"])[0]["annotator"] == "alice"
+    assert first["meta.extra"] == '{"k":0}'
 
 
 class Boom(Exception):
