@@ -271,6 +271,13 @@ class Runner:
         }
         if sys.platform == "win32":  # Windows cannot start a process with no SystemRoot
             self.base_env["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", r"C:\Windows")
+        self.env_tool = shutil.which("env") if os.name == "posix" else None
+
+    def command(self, args: Sequence[str], env: dict[str, str]) -> list[str]:
+        """``env -i VAR=... annotator ARGS``: the child sees only these variables."""
+        if self.env_tool is None:
+            return [str(self.exe), *args]
+        return [self.env_tool, "-i", *(f"{k}={v}" for k, v in env.items()), str(self.exe), *args]
 
     def run(
         self,
@@ -283,7 +290,11 @@ class Runner:
         full_env = {**self.base_env, **(env or {})}
         started = time.perf_counter()
         proc = subprocess.run(
-            [str(self.exe), *args], env=full_env, capture_output=True, text=True, timeout=timeout
+            self.command(args, full_env),
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         took = time.perf_counter() - started
         shown = " ".join(args)
@@ -304,7 +315,7 @@ class Runner:
         full_env = {**self.base_env, "ANNOTATOR_SMOKE_QUIT_AFTER": str(linger), **(env or {})}
         started = time.time()
         proc = subprocess.Popen(
-            [str(self.exe), "--home", str(home), "--demo"],
+            self.command(["--home", str(home), "--demo"], full_env),
             env=full_env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,6 +94,9 @@ def test_smoke_environment_has_no_python(tmp_path: Path) -> None:
     runner = build.Runner(tmp_path / "annotator", tmp_path)
     assert set(runner.base_env) <= {"PATH", "HOME", "LANG", "QT_QPA_PLATFORM", "SYSTEMROOT"}
     assert os.listdir(runner.base_env["PATH"]) == []
+    command = runner.command(["--version"], runner.base_env)
+    assert command[:2] == [shutil.which("env"), "-i"]  # the child inherits nothing else
+    assert f"PATH={runner.empty_bin}" in command and command[-2:] == [str(runner.exe), "--version"]
     (runner.empty_bin / "python3").write_text("#!/bin/sh\n")
     (runner.empty_bin / "python3").chmod(0o755)
     with pytest.raises(build.SmokeFailure, match="python3 found"):
