@@ -7,6 +7,7 @@ Trace text is adversarial: a cell that a spreadsheet would evaluate (starting wi
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from datetime import datetime
@@ -21,7 +22,6 @@ from annotator.formats.writers.rows import RawJson
 from annotator.formats.writers.views import arrow_record
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-FLUSH_ROWS = 1000
 
 
 def neutralise(cell: str) -> str:
@@ -79,29 +79,32 @@ class CsvWriter:
         self.rows = 0
         self._paths = _columns(list(schema))
         self._file = AtomicFile(path)
-        self._text = io.StringIO()
+        self._text = io.TextIOWrapper(
+            self._file.file, encoding="utf-8", newline="", write_through=False
+        )
         self._csv = csv.writer(self._text, lineterminator="\r\n")
         self._csv.writerow([".".join(p) for p in self._paths])
 
     def write(self, record: dict[str, Any]) -> None:
         flat = arrow_record(record, expand_turns=False)
-        self._csv.writerow([neutralise(_cell(_get(flat, p))) for p in self._paths])
+        cells = []
+        for path in self._paths:
+            value = flat.get(path[0]) if len(path) == 1 else _get(flat, path)
+            cell = value if type(value) is str else _cell(value)
+            cells.append("'" + cell if cell.startswith(FORMULA_STARTS) else cell)
+        self._csv.writerow(cells)
         self.rows += 1
-        if self.rows % FLUSH_ROWS == 0:
-            self._flush()
-
-    def _flush(self) -> None:
-        self._file.write(self._text.getvalue().encode("utf-8"))
-        self._text.seek(0)
-        self._text.truncate()
 
     def commit(self) -> None:
         try:
-            self._flush()
+            self._text.flush()
+            self._text.detach()  # the AtomicFile closes (and renames) the file itself
         except BaseException:
             self._file.abort()
             raise
         self._file.commit()
 
     def abort(self) -> None:
+        with contextlib.suppress(ValueError):  # already detached
+            self._text.detach()
         self._file.abort()
