@@ -63,10 +63,11 @@ def open_db(path: Path) -> Database:
     return open_database(f"sqlite:///{path}", backup_dir=None)
 
 
-def build_team(db: Database, *, n: int = 24, labeled: int = 18, seed: int = 7) -> list[int]:
-    """Fill ``db``; returns the trace ids in import order. Items 0-2 are gold (answer:
-    legitimate); item 3 is a sure disagreement (ann: legitimate, bob: suspected_distillation)
-    and item 4 is flagged by cy."""
+def build_team(db: Database, *, n: int = 30, labeled: int = 18, seed: int = 7) -> list[int]:
+    """Fill ``db``; returns the trace ids in import order. Items 0-2 (labeled by everyone) and
+    the last two (free to assign) are gold, answer: legitimate; the first ``labeled`` items are
+    assigned to and labeled by all three. Item 3 is a sure disagreement (ann: legitimate, bob:
+    suspected_distillation) and item 4 is flagged by cy."""
     create_project(db, "P")
     add_member(db, "P", LEAD, "lead")
     for person in LABELERS:
@@ -84,7 +85,7 @@ def build_team(db: Database, *, n: int = 24, labeled: int = 18, seed: int = 7) -
                 select(TraceRow.id).where(TraceRow.project_id == info.id).order_by(TraceRow.id)
             )
         )
-    for tid in ids[:3]:
+    for tid in (*ids[:3], *ids[-2:]):
         mark_gold(db, "P", tid, Label(verdict="legitimate", confidence=2), lead=LEAD)
     assign(
         db,

@@ -44,7 +44,7 @@ def test_refresh_fills_every_chart(qtbot: object, team: Team, bg: Background) ->
     assert window.table.rowCount() == len(LABELERS) + 1  # and the lead
     names = {window.table.item(r, 0).text() for r in range(window.table.rowCount())}
     assert names == {*LABELERS, LEAD}
-    assert "3 gold" in window.summary.text()
+    assert "5 gold" in window.summary.text()
     assert window.status.text().startswith("updated")
 
 

@@ -1,0 +1,115 @@
+"""The assign dialog and the team dialog on a real database: work handed out (Assignment rows
+checked), refusals shown as the service words them with nothing changed, members added."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from annotator.gui.background import Background
+from annotator.gui.lead.assign_dialog import AssignDialog
+from annotator.gui.lead.members_dialog import MembersDialog
+from annotator.services.review import list_members
+from annotator.store.database import Database
+from annotator.store.models import Annotator, Assignment
+from tests.gui.lead_data import LABELERS, LEAD, bg_fixture, team_fixture  # noqa: F401
+
+Team = tuple[Database, list[int]]
+
+
+def _assignments(db: Database) -> Counter[str]:
+    with db.session() as session:
+        rows = session.execute(
+            select(Annotator.name, func.count())
+            .join(Assignment, Assignment.annotator_id == Annotator.id)
+            .group_by(Annotator.name)
+        ).all()
+    return Counter({name: n for name, n in rows})
+
+
+def _dialog(qtbot: object, runner: Background, db: Database) -> AssignDialog:
+    dialog = AssignDialog(runner, db, "P", lead=LEAD)
+    qtbot.addWidget(dialog)  # type: ignore[attr-defined]
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.people.count() == 4, timeout=15_000)  # type: ignore[attr-defined]
+    return dialog
+
+
+def test_assign_hands_out_work(qtbot: object, team: Team, bg: Background) -> None:
+    db, _ids = team
+    before = _assignments(db)
+    dialog = _dialog(qtbot, bg, db)
+    assert dialog.chosen() == ["ann", "bob", "cy"]  # labelers ticked, the lead not
+    dialog.set_chosen(["ann", "bob"])
+    dialog.n_items.setValue(4)
+    dialog.overlap.setValue(2)
+    dialog.seed.setValue(3)
+    with qtbot.waitSignal(dialog.assigned, timeout=15_000) as signal:  # type: ignore[attr-defined]
+        dialog.assign_button.click()
+    result = signal.args[0]
+    assert result.n_items == 4 and result.per_labeler == {"ann": 4, "bob": 4}
+    after = _assignments(db)
+    assert after["ann"] - before["ann"] == 4 and after["bob"] - before["bob"] == 4
+    assert after["cy"] == before["cy"]
+    assert dialog.message.text() == "Assigned 4 items as 8 queue entries: ann 4, bob 4."
+    assert dialog.message.objectName() != "problems"
+    assert dialog.assign_button.isEnabled()
+
+
+def test_gold_items_and_order_by_score(qtbot: object, team: Team, bg: Background) -> None:
+    db, _ids = team
+    dialog = _dialog(qtbot, bg, db)
+    dialog.set_chosen(["cy"])
+    dialog.n_items.setValue(4)
+    dialog.gold_rate.setValue(50.0)  # 2 of the 4 are gold
+    dialog.order.setCurrentIndex(dialog.order.findData("score"))
+    assert dialog.score.isEnabled()
+    with qtbot.waitSignal(dialog.assigned, timeout=15_000) as signal:  # type: ignore[attr-defined]
+        dialog.assign_button.click()
+    assert signal.args[0].n_gold == 2
+    assert "(2 gold)" in dialog.message.text()
+
+
+def test_k_larger_than_the_team_is_refused(qtbot: object, team: Team, bg: Background) -> None:
+    db, _ids = team
+    before = _assignments(db)
+    dialog = _dialog(qtbot, bg, db)
+    dialog.n_items.setValue(2)
+    dialog.overlap.setValue(len(LABELERS) + 1)
+    dialog.assign_button.click()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=15_000)  # type: ignore[attr-defined]
+    assert dialog.message.objectName() == "problems"
+    assert dialog.message.text() == "k = 4 labelers per item is more than the 3 chosen"
+    assert dialog.result_value is None
+    assert _assignments(db) == before  # nothing half-done
+    # Too many items: the service's own words, and still nothing changed.
+    dialog.overlap.setValue(1)
+    dialog.n_items.setValue(10_000)
+    dialog.assign_button.click()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=15_000)  # type: ignore[attr-defined]
+    assert dialog.message.text().startswith("asked for 10000 items but only")
+    assert _assignments(db) == before
+
+
+def test_members_dialog_adds_and_changes_roles(qtbot: object, team: Team, bg: Background) -> None:
+    db, _ids = team
+    dialog = MembersDialog(bg, db, "P", lead=LEAD)
+    qtbot.addWidget(dialog)  # type: ignore[attr-defined]
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 4, timeout=15_000)  # type: ignore[attr-defined]
+    assert dialog.table.item(0, 0).text() == LEAD and dialog.table.item(0, 1).text() == "lead"
+    dialog.name_edit.setText("dee")
+    dialog.role.setCurrentIndex(dialog.role.findData("labeler"))
+    with qtbot.waitSignal(dialog.changed, timeout=15_000):  # type: ignore[attr-defined]
+        dialog.save_button.click()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 5, timeout=15_000)  # type: ignore[attr-defined]
+    assert {(m.name, m.role) for m in list_members(db, "P")} >= {("dee", "labeler")}
+    # Selecting a row fills the form; the only lead cannot step down.
+    dialog.table.selectRow(0)
+    assert dialog.name_edit.text() == LEAD
+    dialog.role.setCurrentIndex(dialog.role.findData("labeler"))
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=15_000)  # type: ignore[attr-defined]
+    assert "only lead" in dialog.message.text()
+    assert dialog.message.objectName() == "problems"
