@@ -33,8 +33,10 @@ def run_gui(ctx: GuiContext, *, demo: bool = False) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from annotator.gui.crash import install_crash_handler
+    from annotator.gui.app_icon import app_icon
+    from annotator.gui.crash import install_crash_handler, route_qt_messages_to_log
     from annotator.gui.main_window import MainWindow
+    from annotator.gui.single_instance import SingleInstance, bring_to_front, tell_already_running
     from annotator.gui.theme import apply_theme
     from annotator.logging_setup import installed_log_file, setup_logging
     from annotator.settings import load_settings
@@ -48,6 +50,12 @@ def run_gui(ctx: GuiContext, *, demo: bool = False) -> int:
     app.setDesktopFileName("trace-annotator")
     log_file = installed_log_file() or setup_logging(paths)
     install_crash_handler(log_file, app)
+    app.setWindowIcon(app_icon())
+    route_qt_messages_to_log()
+    instance = SingleInstance.for_url(url, parent=app)
+    if not instance.acquire():  # another process has this database; it was asked to come forward
+        tell_already_running(instance)
+        return 0
     settings = load_settings(paths.settings_file)
     apply_theme(app, settings.theme)
 
@@ -60,6 +68,10 @@ def run_gui(ctx: GuiContext, *, demo: bool = False) -> int:
         return db
 
     window = MainWindow(settings, paths.settings_file, open_db, demo=demo)
+    instance.activated.connect(lambda: bring_to_front(window))
     window.show()
     QTimer.singleShot(0, window.start)
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        instance.release()

@@ -203,6 +203,9 @@ class MainWindow(QMainWindow):
         self._build()
         self._build_actions()
         self._build_menus()
+        from annotator.gui.lead.menu import install_lead_menu
+
+        self.lead_menu = install_lead_menu(self)
         self._restore_layout()
         hints = QGuiApplication.styleHints()
         hints.colorSchemeChanged.connect(self._system_scheme_changed)
@@ -386,6 +389,17 @@ class MainWindow(QMainWindow):
         view.addAction(self.collapse_action)
         view.addAction(self._actions["cheatsheet"])
         self._set_collapsed(self.settings.collapse_reasoning)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self._actions["cheatsheet"])
+        self._add(help_menu, "&About Trace Annotator", self.show_about)
+
+    def show_about(self) -> None:
+        """Version, Qt/Python, database location and revision (one quick query), licence."""
+        from annotator.gui.about import AboutDialog, about_info
+
+        dialog = AboutDialog(about_info(None, self.db), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def _add(
         self, menu: Any, title: str, slot: Callable[[], Any], shortcut: str | None = None

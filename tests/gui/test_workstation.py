@@ -432,3 +432,20 @@ def test_import_can_be_cancelled(
     assert dialog.summary is not None and dialog.summary.cancelled
     assert dialog.title.text().startswith("Cancelled")
     dialog.close()
+
+
+def test_help_menu_opens_about_with_the_database_revision(
+    qtbot: Any, project_db: str, open_window: Any
+) -> None:
+    from annotator.gui.about import AboutDialog
+    from annotator.store.open import head_revision
+
+    window = open_window(project_db)
+    qtbot.waitUntil(lambda: window.db is not None, timeout=5000)
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    about = next(a for a in help_menu.actions() if "About" in a.text())
+    about.trigger()
+    dialog = window.findChild(AboutDialog)
+    assert dialog is not None and dialog.isVisible()
+    assert head_revision() in dialog.info.schema_revision
+    dialog.close()
