@@ -1,0 +1,111 @@
+"""The main window's Lead menu: Dashboard, Review, Assign work, Team. Shown only while the
+current annotator is a lead of the open project (checked off the GUI thread each time a project
+opens). The screens are imported when first used, never at start-up (pyqtgraph is slow to
+import)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
+
+from annotator.services.review import MemberInfo, list_members
+
+if TYPE_CHECKING:
+    from annotator.gui.main_window import MainWindow
+
+
+class LeadMenu(QMenu):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__("&Lead", window)
+        self.window_ = window
+        self.windows: dict[str, QWidget] = {}
+        """Open lead windows of the current project, by kind (one of each, raised on reuse)."""
+        self.is_lead = False
+        for kind, title in (
+            ("dashboard", "&Dashboard"),
+            ("review", "&Review and adjudicate…"),
+            ("assign", "&Assign work…"),
+            ("members", "&Team…"),
+        ):
+            action = QAction(title, self)
+            action.triggered.connect(lambda _c=False, k=kind: self.open(k))
+            self.addAction(action)
+        self.menuAction().setVisible(False)
+        window.projectOpened.connect(self.check)
+
+    def _who(self) -> tuple[str, str] | None:
+        service = self.window_.service
+        if service is None or self.window_.db is None:
+            return None
+        return service.project.name, service.annotator_name
+
+    def check(self, *_: object) -> None:
+        """Show the menu if the annotator leads the project just opened."""
+        self.menuAction().setVisible(False)
+        self.is_lead = False
+        for widget in self.windows.values():
+            widget.close()
+        self.windows.clear()
+        who = self._who()
+        db = self.window_.db
+        if who is None or db is None:
+            return
+        project, name = who
+
+        def seen(members: list[MemberInfo]) -> None:
+            if self._who() != who:
+                return  # another project or person meanwhile
+            self.is_lead = any(m.name == name and m.role == "lead" for m in members)
+            self.menuAction().setVisible(self.is_lead)
+
+        self.window_.bg.run(lambda: list_members(db, project), seen, lambda _e: None, context=self)
+
+    def open(self, kind: str) -> QWidget | None:
+        """Open (or raise) one lead screen for the current project."""
+        who = self._who()
+        db = self.window_.db
+        if who is None or db is None or not self.is_lead:
+            return None
+        project, name = who
+        existing = self.windows.get(kind)
+        if existing is not None and existing.isVisible():
+            existing.raise_()
+            existing.activateWindow()
+            return existing
+        bg, parent = self.window_.bg, self.window_
+        widget: QWidget
+        if kind == "dashboard":
+            from annotator.gui.lead.dashboard import DashboardWindow
+
+            widget = DashboardWindow(bg, db, project, lead=name, parent=parent)
+        elif kind == "review":
+            from annotator.gui.lead.review import ReviewWindow
+
+            widget = ReviewWindow(bg, db, project, lead=name, parent=parent)
+        elif kind == "assign":
+            from annotator.gui.lead.assign_dialog import AssignDialog
+
+            widget = AssignDialog(bg, db, project, lead=name, parent=parent)
+            widget.assigned.connect(lambda _r: self.window_.reload_queue())
+        else:
+            from annotator.gui.lead.members_dialog import MembersDialog
+
+            widget = MembersDialog(bg, db, project, lead=name, parent=parent)
+            widget.changed.connect(lambda _m: self.check())
+        self.windows[kind] = widget
+        widget.show()
+        return widget
+
+
+def install_lead_menu(window: MainWindow) -> LeadMenu:
+    """Add the Lead menu to ``window``'s menu bar, before Help when there is one."""
+    menu = LeadMenu(window)
+    bar: QMenuBar = window.menuBar()
+    help_action = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
+    if help_action is not None:
+        bar.insertMenu(help_action, menu)
+    else:
+        bar.addMenu(menu)
+    return menu
