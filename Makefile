@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= $(if $(DISPLAY),,offscreen)
 
-.PHONY: run test lint types layers unit bench venv clean
+.PHONY: run test lint types layers unit bench bundle venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -36,6 +36,11 @@ test: lint types layers unit
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -s -m benchmark tests/benchmarks -p no:cacheprovider -o addopts=""
+
+# A one-folder frozen app in dist/ plus its archive; builds, checks and smoke-tests it.
+bundle: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[packaging]'
+	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/build_bundle.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache
