@@ -309,7 +309,7 @@ class ExportDialog(QDialog):
             if generation == self._preview_generation:
                 self._set_preview(f"Cannot count: {exc}")
 
-        self._bg.run(work, done, failed)
+        self._bg.run(work, done, failed, context=self)
 
     def _set_preview(self, text: str) -> None:
         self.preview_text = text
@@ -354,7 +354,7 @@ class ExportDialog(QDialog):
                 db, project, out, options, progress=relay.progressed.emit, cancel=cancel
             )
 
-        self._bg.run(work, self._done, self._failed)
+        self._bg.run(work, self._done, self._failed, context=self)
 
     def cancel(self) -> None:
         if self.running:
@@ -366,6 +366,14 @@ class ExportDialog(QDialog):
             self.cancel()
         else:
             self.reject()
+
+    def reject(self) -> None:
+        """Esc or the window's close button: a running export is cancelled first (the dialog
+        stays open until it has stopped, so nothing is left half-written behind it)."""
+        if self.running:
+            self.cancel()
+            return
+        super().reject()
 
     def _show_progress(self, p: Any) -> None:
         if not self.running:
