@@ -245,18 +245,24 @@ class ClusterIndex:
             self.label_of[key] = label
             self.indexed[label] += 1
 
-    def add_batch(self, keys: Sequence[int], sigs: NDArray[np.uint32]) -> list[bool]:
+    def add_batch(
+        self, keys: Sequence[int], sigs: NDArray[np.uint32], alone: Sequence[bool] = ()
+    ) -> list[bool]:
         """Cluster new prompts (label ``-key``) in order; for each, whether it went into the
-        index."""
+        index. ``alone[i]``: keep prompt i a cluster of its own (an empty prompt is not a
+        template shared with every other empty prompt)."""
         out = []
         buckets = self.buckets
         need = int(np.ceil(self.verify * NUM_PERM))
-        for key, sig, bk in zip(
-            keys, sigs, band_keys(sigs, self.bands, self.rows).tolist(), strict=True
+        for i, (key, sig, bk) in enumerate(
+            zip(keys, sigs, band_keys(sigs, self.bands, self.rows).tolist(), strict=True)
         ):
             label = -key
             self.parent[label] = label
             self.label_of[key] = label
+            if i < len(alone) and alone[i]:
+                out.append(False)
+                continue
             candidates: set[int] = set()
             for k in bk:
                 bucket = buckets.get(k)
@@ -298,7 +304,7 @@ class Clusterer:
         sigs = self.signatures_of(words)
         for key, w in zip(keys, words, strict=True):
             self.texts[key] = " ".join(w[:MAX_TEMPLATE_TOKENS])
-        flags = self.index.add_batch(keys, sigs)
+        flags = self.index.add_batch(keys, sigs, [not w for w in words])
         for key, sig, flag in zip(keys, sigs, flags, strict=True):
             self.in_index[key] = flag
             self.sigs[key] = sig

@@ -235,3 +235,15 @@ def test_empty_and_junk_prompts_still_get_a_cluster(db: Database) -> None:
     update_clusters(db, pid)
     with db.session() as session:
         assert set(session.scalars(select(TraceCluster.trace_id))) == set(ids)
+
+
+def test_prompts_without_user_text_are_not_one_template(db: Database) -> None:
+    pid = create_project(db, "empty").id
+    ids = _add(db, pid, ["", "", "   ", "real words here and there"], 0)
+    update_clusters(db, pid)
+    with db.session() as session:
+        clusters = [
+            session.scalar(select(TraceCluster.cluster_id).where(TraceCluster.trace_id == t))
+            for t in ids
+        ]
+    assert len(set(clusters)) == 4
