@@ -361,6 +361,7 @@ class MainWindow(QMainWindow):
         self._add(file_menu, "New project…", self.new_project)
         self._add(file_menu, "Open project…", self.choose_project)
         self._add(file_menu, "Import…", self.import_files, "Ctrl+I")
+        self._add(file_menu, "Export dataset…", self.export_dataset, "Ctrl+Shift+E")
         file_menu.addSeparator()
         self._add(file_menu, "Quit", self.close, "Ctrl+Q")
         edit = bar.addMenu("&Edit")
@@ -1153,6 +1154,17 @@ class MainWindow(QMainWindow):
         )
         dialog.finishedImport.connect(lambda: self.reload_queue())
         dialog.choose_and_start()
+
+    def export_dataset(self) -> None:
+        """File > Export…: counts preview, then the export, both in the background."""
+        from annotator.gui.export_dialog import ExportDialog
+
+        if self.service is None or self.db is None:
+            self.show_error(RuntimeError("Open a project first."))
+            return
+        dialog = ExportDialog(self.bg, self.db, self.service.project.name, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
 
     def set_theme(self, theme: str) -> None:
         from annotator.gui.theme import apply_theme

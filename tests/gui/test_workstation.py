@@ -449,3 +449,16 @@ def test_help_menu_opens_about_with_the_database_revision(
     assert dialog is not None and dialog.isVisible()
     assert head_revision() in dialog.info.schema_revision
     dialog.close()
+
+
+def test_file_menu_opens_the_export_dialog(qtbot: Any, project_db: str, open_window: Any) -> None:
+    from annotator.gui.export_dialog import ExportDialog
+
+    window = open_window(project_db)
+    qtbot.waitUntil(lambda: window.service is not None, timeout=5000)
+    file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
+    export = next(a for a in file_menu.actions() if a.text().startswith("Export"))
+    export.trigger()
+    dialog = window.findChild(ExportDialog)
+    assert dialog is not None and dialog.isVisible()
+    dialog.close()
