@@ -128,6 +128,27 @@ ACCESS_FLAGS = re.compile(
     re.IGNORECASE,
 )
 
+TRIGGERS: dict[re.Pattern[str], tuple[str, ...]] = {
+    REASONING_ELICIT: (
+        "step", "chain", "think", "reason", "thought", "work", "一步", "逐步", "思", "推理",
+        "paso", "pensamiento", "razonamiento", "étape", "pensée", "raisonnement", "schritt",
+        "gedanke", "denkprozess", "begründung", "lösungsweg", "шаг", "рассужд", "мысл",
+        "объясн", "ステップ", "段階",
+    ),
+    DATASET_FORMAT: (
+        "jsonl", "instruction", "chosen", "preference", "dpo", "rlhf", "sft", "generate",
+        "training", "fine", "json lines", "jsonlines", "dataset",
+    ),
+    GRADER_ROLE: ("grad", "rubric", "score", "model a", "better", "scale", "pairwise"),
+    SAFETY_HARVEST: ("safe", "refus", "borderline"),
+    IDENTITY_CLAIM: (" by ", "never", "not ", "don't", "pretend", "hide"),
+    MOCK_TOOL: ("mock", "simulat", "synthetic", "fake", "dummy", "stub"),
+    HARNESS_PROMPT: ("episode", "seed", "split", "_"),
+    EVAL_DECLARED: ("evaluation", "benchmark", "eval", "harness"),
+}  # fmt: skip
+"""Lower-case substrings one of which every match of the pattern contains: most blocks match
+none of them and skip the (slower) regular expression."""
+
 DOMAINS: dict[str, re.Pattern[str]] = {
     "math": _rx(
         r"\b(?:integers?|prove|equation|derivative|integral|remainder|divisible|triangle|"
@@ -157,6 +178,9 @@ def _hits_in(
     kinds: Iterable[BlockKind] = (BlockKind.TEXT,),
     limit: int = 3,
 ) -> list[Hit]:
+    """Matches of ``pattern`` in the blocks of these roles and kinds; a block without any of
+    the pattern's trigger words (a plain substring test) is not searched at all."""
+    triggers = TRIGGERS[pattern]
     roles, kinds = frozenset(roles), frozenset(kinds)
     out: list[Hit] = []
     for t, turn in enumerate(trace.turns):
@@ -165,7 +189,11 @@ def _hits_in(
         for b, block in enumerate(turn.blocks):
             if block.kind not in kinds or not block.text:
                 continue
-            for m in pattern.finditer(_clip(block.text)):
+            text = _clip(block.text)
+            lowered = text.lower()
+            if not any(t in lowered for t in triggers):
+                continue
+            for m in pattern.finditer(text):
                 out.append(Hit(tag, signal, weight, "", t, b, m.start(), m.end(), m.group()))
                 if len(out) >= limit:
                     return out
