@@ -1,6 +1,7 @@
 """Near-duplicate clustering at scale: 100k prompts (a generated templated + free-form mix with
 the template of each known) clustered from the database in under 60 s, then 10k more added
-incrementally in under 10 s; quality as precision/recall of same-template pairs (target >= 0.95).
+incrementally in under 10 s; quality as precision/recall of same-template pairs (target >= 0.95);
+and the time to compute every trace's heuristic suggestion (reported, no target).
 
 Run with ``make bench`` (or ``pytest -s -m benchmark tests/benchmarks/test_bench_clustering.py``).
 ``ANNOTATOR_BENCH_CLUSTER_N`` changes the size (the incremental batch is a tenth of it)."""
@@ -17,6 +18,7 @@ import orjson
 import pytest
 
 from annotator.services.detection.clustering import cluster_prompts, update_clusters
+from annotator.services.detection.suggest import compute_suggestions
 from annotator.services.projects import create_project
 from annotator.store.database import Database
 from annotator.store.open import open_database
@@ -87,6 +89,11 @@ def test_cluster_100k_then_add_10k(bench_db: tuple[Database, Path]) -> None:
     precision, recall = pair_quality(labels, mix.truth)
 
     start = time.perf_counter()
+    suggested = compute_suggestions(db, project_id)
+    suggest_s = time.perf_counter() - start
+    assert suggested == N + ADD
+
+    start = time.perf_counter()
     memory_labels = cluster_prompts(mix.prompts[:N])
     memory_s = time.perf_counter() - start
     mem_precision, mem_recall = pair_quality(memory_labels, mix.truth[:N])
@@ -101,6 +108,7 @@ def test_cluster_100k_then_add_10k(bench_db: tuple[Database, Path]) -> None:
         f"recall {recall:.4f}"
         f"\nin memory (no database), {N:,} prompts: {memory_s:.1f} s, precision "
         f"{mem_precision:.4f}, recall {mem_recall:.4f}"
+        f"\nheuristic suggestions for all {N + ADD:,} traces: {suggest_s:.1f} s"
     )
     assert precision >= 0.95 and recall >= 0.95
     if N >= 100_000:
