@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, distinct, func, literal_column, select, text
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from annotator.domain.schema import LabelSchema
@@ -76,22 +76,6 @@ class ProjectStats:
         }
 
 
-STATS_INDEX_COLUMNS = ("project_id", "source_format", "model", "reasoning_chars", "truncated_count")
-"""An index on ``traces`` starting with these columns lets stats skip the table (0.3 s at 1M)."""
-
-
-def _has_stats_index(session: Session) -> bool:
-    """Whether the stats query can be answered from an index (always assumed off SQLite, whose
-    planner needs no help)."""
-    if session.get_bind().dialect.name != "sqlite":
-        return True
-    for row in session.execute(text("PRAGMA index_list('traces')")):
-        columns = [info[2] for info in session.execute(text(f"PRAGMA index_info('{row[1]}')"))]
-        if tuple(columns[: len(STATS_INDEX_COLUMNS)]) == STATS_INDEX_COLUMNS:
-            return True
-    return False
-
-
 def _distinct(session: Session, column: Any, project_id: int) -> int:
     """Distinct non-null values of ``column`` in the project, grouped so that the
     (project_id, column) index is walked in order (``count(DISTINCT)`` let SQLite pick a
@@ -122,15 +106,10 @@ def project_stats(db: Database, project: str) -> ProjectStats:
         by_format: dict[str, int] = {}
         by_model: dict[str, int] = {}
         traces = with_reasoning = reasoning_chars = truncated = 0
-        # The project id goes in the GROUP BY so that an index (project_id, source_format, model,
-        # reasoning_chars, truncated_count) answers the whole query on its own. Without such an
-        # index SQLite would rather walk ix_traces_project_model and fetch every row by id
-        # (3-5 s at 1M traces); "+project_id" makes it scan the table instead (~1.5 s).
-        project_filter = (
-            TraceRow.project_id == pid
-            if _has_stats_index(session)
-            else literal_column(f"+{TraceRow.__tablename__}.project_id") == pid
-        )
+        # The project id goes in the GROUP BY so that ix_traces_project_stats (project_id,
+        # source_format, model, reasoning_chars, truncated_count) answers the whole query on its
+        # own, without reading the wide rows (0.4-0.8 s at 1M traces instead of 3-5 s).
+        project_filter = TraceRow.project_id == pid
         grouped = session.execute(
             select(
                 TraceRow.source_format,

@@ -154,6 +154,12 @@ def upgrade() -> None:
         "ix_traces_project_created", "traces", ["project_id", "created_at"], unique=False
     )
     op.create_index("ix_traces_project_model", "traces", ["project_id", "model"], unique=False)
+    op.create_index(
+        "ix_traces_project_stats",
+        "traces",
+        ["project_id", "source_format", "model", "reasoning_chars", "truncated_count"],
+        unique=False,
+    )
 
     op.create_table(
         "assignments",
@@ -455,6 +461,7 @@ def downgrade() -> None:
     op.drop_index("ix_assignments_queue", table_name="assignments")
 
     op.drop_table("assignments")
+    op.drop_index("ix_traces_project_stats", table_name="traces")
     op.drop_index("ix_traces_project_model", table_name="traces")
     op.drop_index("ix_traces_project_created", table_name="traces")
     op.drop_index("ix_traces_project_session", table_name="traces")
