@@ -58,22 +58,28 @@ def test_refresh_runs_off_the_gui_thread(
     window = _open(qtbot, bg, db)
     gate = threading.Event()
     threads: list[threading.Thread] = []
-    real = dashboard.load_dashboard
+    real_progress, real_agreement = dashboard.load_progress, dashboard.load_agreement
 
-    def slow(*args: object, **kwargs: object) -> dashboard.DashboardData:
+    def slow_progress(*args: object) -> object:
         threads.append(threading.current_thread())
         assert gate.wait(10)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+        return real_progress(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(dashboard, "load_dashboard", slow)
+    def agreement(*args: object) -> object:
+        threads.append(threading.current_thread())
+        return real_agreement(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dashboard, "load_progress", slow_progress)
+    monkeypatch.setattr(dashboard, "load_agreement", agreement)
     window.refresh_button.click()
     assert window.refreshing and window.status.text() == "refreshing…"
     assert not window.refresh_button.isEnabled()
-    qtbot.wait(100)  # type: ignore[attr-defined]  # the event loop keeps running meanwhile
-    assert window.refreshing
+    qtbot.wait(150)  # type: ignore[attr-defined]  # the event loop keeps running meanwhile
+    assert window.refreshing  # agreement is in, progress is held at the gate
+    assert len(threads) == 2 and threads[0] is not threads[1]  # the two ran side by side
     window.bucket.setCurrentIndex(1)  # a refresh asked for meanwhile waits its turn
     gate.set()
-    qtbot.waitUntil(lambda: not window.refreshing and len(threads) == 2, timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: not window.refreshing and len(threads) == 4, timeout=15_000)  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: not window.refreshing, timeout=15_000)  # type: ignore[attr-defined]
     assert all(t is not threading.main_thread() for t in threads)
     assert window.data is not None and window.data.progress.bucket == "hour"

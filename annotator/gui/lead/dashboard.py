@@ -9,9 +9,10 @@ CLI report, the dashboard wants speed), computed on a background thread; the win
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -63,11 +64,21 @@ class DashboardData:
     seconds: float
 
 
+def load_progress(db: Database, project: str, lead: str, bucket: str) -> ProgressReport:
+    """Lead-only (the service checks the role)."""
+    return progress(db, project, lead=lead, bucket=bucket)
+
+
+def load_agreement(db: Database, project: str, lead: str) -> AgreementReport:
+    """Lead-only; no bootstrap (intervals are for the CLI report, the dashboard wants speed)."""
+    return agreement_report(db, project, lead=lead, bootstrap=0)
+
+
 def load_dashboard(db: Database, project: str, *, lead: str, bucket: str = "day") -> DashboardData:
-    """The dashboard's numbers (lead-only: the services check the role)."""
+    """The dashboard's numbers one after the other (the window runs the two in parallel)."""
     start = time.perf_counter()
-    report = progress(db, project, lead=lead, bucket=bucket)
-    agreement = agreement_report(db, project, lead=lead, bootstrap=0)
+    report = load_progress(db, project, lead, bucket)
+    agreement = load_agreement(db, project, lead)
     return DashboardData(report, agreement, time.perf_counter() - start)
 
 
@@ -243,6 +254,9 @@ class DashboardWindow(QWidget):
         self.data: DashboardData | None = None
         self.refreshing = False
         self._again = False
+        self._parts: dict[str, object] = {}
+        self._failure: BaseException | None = None
+        self._started = 0.0
         self.setWindowTitle(f"Dashboard - {project}")
         self.resize(1280, 900)
 
@@ -306,21 +320,40 @@ class DashboardWindow(QWidget):
     # -- refreshing ------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Recompute on a worker thread; a refresh asked for meanwhile runs after this one."""
+        """Recompute off the GUI thread: progress and agreement as two parallel jobs (most of
+        their time is SQLite, which runs without the GIL), drawn when both are in. A refresh
+        asked for meanwhile runs after this one."""
         if self.refreshing:
             self._again = True
             return
         self.refreshing = True
+        self._parts = {}
+        self._failure = None
+        self._started = time.perf_counter()
         self.status.setText("refreshing…")
         self.refresh_button.setEnabled(False)
         db, project, lead = self.db, self.project, self.lead
         bucket = str(self.bucket.currentData())
-        self.bg.run(
-            lambda: load_dashboard(db, project, lead=lead, bucket=bucket),
-            self._loaded,
-            self._load_failed,
-            context=self,
-        )
+        jobs: dict[str, Callable[[], object]] = {
+            "progress": lambda: load_progress(db, project, lead, bucket),
+            "agreement": lambda: load_agreement(db, project, lead),
+        }
+        for key, job in jobs.items():
+            done = partial(self._part_done, key)
+            self.bg.run(job, done, done, context=self)
+
+    def _part_done(self, key: str, result: object) -> None:
+        self._parts[key] = result
+        if isinstance(result, BaseException) and self._failure is None:
+            self._failure = result
+        if len(self._parts) < 2:
+            return
+        if self._failure is not None:
+            self._load_failed(self._failure)
+            return
+        report, agreement = self._parts["progress"], self._parts["agreement"]
+        assert isinstance(report, ProgressReport) and isinstance(agreement, AgreementReport)
+        self._loaded(DashboardData(report, agreement, time.perf_counter() - self._started))
 
     def _finish(self) -> None:
         self.refreshing = False
