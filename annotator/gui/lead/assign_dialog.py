@@ -5,7 +5,7 @@ without an answer...) is shown as the service words it, and nothing was changed.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.gui.background import Background
+from annotator.gui.lead.contrast import tune_base
 from annotator.services.assignment import ORDERS, SCORE_COLUMNS, AssignmentResult, assign
 from annotator.services.review import MemberInfo, list_members
 from annotator.store.database import Database
@@ -112,8 +113,14 @@ class AssignDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self._order_changed()
+        tune_base([self.people], self.palette())
         self.assign_button.setEnabled(False)
         self.bg.run(lambda: list_members(db, project), self._members, self._failed, context=self)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "people"):
+            tune_base([self.people], self.palette())
 
     def _members(self, members: list[MemberInfo]) -> None:
         self.people.clear()

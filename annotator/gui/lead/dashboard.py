@@ -507,8 +507,8 @@ class DashboardWindow(QWidget):
         colours = [SERIES[0] if n in report.tags else SERIES[1] for n in names]
         # One bar per tag, coloured by kind (a tag is evidence or counter-evidence, not both).
         _bars(chart, names, [("labels", counts)], horizontal=True, colours=colours)
-        legend = chart.add_legend((-10, -10))  # bottom right, beside the shortest bars
-        chart.plot.setXRange(0, max(counts) * 1.3, padding=0)
+        legend = chart.add_legend()  # top right, in the room kept free beside the bars
+        chart.plot.setXRange(0, max(counts) * 1.55, padding=0)
         for colour, kind in ((SERIES[0], "evidence"), (SERIES[1], "counter-evidence")):
             sample = pg.BarGraphItem(x=[], height=[], width=1, brush=pg.mkBrush(colour))
             legend.addItem(sample, kind)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -37,6 +37,7 @@ from annotator.domain.trace import Trace
 from annotator.gui.background import Background
 from annotator.gui.keymap import Keymap
 from annotator.gui.label_panel import LabelPanel, span_caption
+from annotator.gui.lead.contrast import tune_base
 from annotator.gui.trace_view import TraceView
 from annotator.services.projects import project_info
 from annotator.services.review import (
@@ -301,7 +302,14 @@ class ReviewWindow(QWidget):
         split.setSizes([230, 470, 700])
         main.addWidget(split, 1)
         self._set_item_enabled(False)
+        self._filters = (self.show_disagree, self.show_flagged, self.tag_disagree, self.show_done)
+        tune_base(self._filters, self.palette())
         self._start()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "_filters"):
+            tune_base(self._filters, self.palette())
 
     # -- background plumbing ----------------------------------------------------------------
 
