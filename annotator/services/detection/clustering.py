@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import threading
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -498,9 +499,8 @@ def update_clusters(
     """Cluster the project's traces that have no cluster yet; refresh the clusters they touch.
 
     Nothing is written when ``cancel`` is set before the end (the next run starts over for the
-    same traces); the run itself holds no transaction open while it computes."""
-    import time
-
+    same traces); the run itself holds no transaction open while it computes. Runs on one
+    project must not overlap (the GUI's worker and the importer's hook take turns)."""
     started = time.perf_counter()
     result = ClusterUpdate()
     index = ClusterIndex()
