@@ -64,6 +64,7 @@ from annotator.services.exporting.manifest import (
 from annotator.services.exporting.resolve import agreement_figures, resolve, resolve_verdict
 from annotator.services.exporting.splits import SplitItem, assign_splits, split_names
 from annotator.store.database import Database
+from annotator.store.detection_models import TraceCluster
 from annotator.store.models import (
     Adjudication,
     Annotator,
@@ -82,6 +83,7 @@ UNLABELED = "(unlabeled)"
 TIE = "(tie)"
 
 _T: Table = TraceRow.__table__  # type: ignore[assignment]
+_C: Table = TraceCluster.__table__  # type: ignore[assignment]
 _L: Table = LabelRow.__table__  # type: ignore[assignment]
 _A: Table = Adjudication.__table__  # type: ignore[assignment]
 _E: Table = LabelEvent.__table__  # type: ignore[assignment]
@@ -225,24 +227,19 @@ def _changed_since(conn: Connection, pid: int, mark: HighWater) -> set[int]:
     return changed
 
 
-def _cluster_of(meta_extra: str | None) -> str | None:
-    if not meta_extra or "cluster" not in meta_extra:
-        return None
-    extra = orjson.loads(meta_extra)
-    for key in ("cluster_id", "near_duplicate_cluster", "cluster"):
-        value = extra.get(key) if isinstance(extra, dict) else None
-        if value is not None and value != "":
-            return str(value)
-    return None
-
-
 def _group_columns(group_by: str) -> list[Any]:
     if group_by == "account":
         return [_T.c.account_id]
     if group_by == "session":
         return [_T.c.session_id]
     if group_by == "cluster":
-        return [_T.c.cluster_id] if "cluster_id" in _T.c else [_T.c.meta_extra]
+        # The near-duplicate prompt cluster from the detection step (annotator detect run).
+        return [
+            select(_C.c.cluster_id)
+            .where(_C.c.trace_id == _T.c.id)
+            .scalar_subquery()
+            .label("cluster")
+        ]
     return []
 
 
@@ -275,7 +272,6 @@ def _scan(
     filter does not need (labelers, times) are not read."""
     total = conn.execute(select(func.count()).where(_T.c.project_id == pid)).scalar() or 0
     group_cols = _group_columns(options.group_by if options.split else "none")
-    from_extra = bool(group_cols) and group_cols[0] is _T.c.meta_extra
     want_names = bool(options.labelers)
     want_times = options.since_date is not None or options.until_date is not None
     label_cols = [_L.c.trace_id, _L.c.verdict]
@@ -302,8 +298,6 @@ def _scan(
         facts: dict[int, TraceFacts] = {}
         for r in rows:
             group = r[4] if group_cols else None
-            if from_extra:
-                group = _cluster_of(group)
             facts[r[0]] = TraceFacts(
                 id=r[0],
                 uid=r[1],

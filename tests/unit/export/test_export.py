@@ -25,6 +25,7 @@ from annotator.services.exporting.manifest import sha256_of
 from annotator.services.importing import import_files
 from annotator.services.projects import create_project
 from annotator.store.database import Database
+from annotator.store.detection_models import PromptCluster, TraceCluster
 from annotator.store.models import TraceRow
 from tests.unit.export.builders import T0, Built, add_label, adjudicate, build, label, open_db
 
@@ -186,16 +187,27 @@ def test_split_keeps_accounts_together(db: Database, built: Built, tmp_path: Pat
 def test_split_by_cluster(db: Database, built: Built, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="no trace has a near-duplicate cluster"):
         export_dataset(db, "p", tmp_path / "x", ExportOptions(split=(0.5, 0.5), group_by="cluster"))
+    cluster_of_uid: dict[str, int] = {}
     with db.session() as s:
-        for row in s.query(TraceRow):
-            row.meta_extra = orjson.dumps({"cluster_id": f"c{int(row.uid[1:]) % 4}"}).decode()
+        rows = list(s.query(TraceRow))
+        made = [PromptCluster(project_id=rows[0].project_id) for _ in range(4)]
+        s.add_all(made)
+        s.flush()
+        for row in rows:
+            cluster = made[int(row.uid[1:]) % 4].id
+            cluster_of_uid[row.uid] = cluster
+            s.add(
+                TraceCluster(
+                    trace_id=row.id, project_id=row.project_id, cluster_id=cluster, signature=b""
+                )
+            )
     summary = export_dataset(
         db, "p", tmp_path / "o", ExportOptions(split=(0.5, 0.5), group_by="cluster")
     )
-    clusters: dict[str, set[str]] = {}
+    clusters: dict[int, set[str]] = {}
     for split in summary.plan.splits:
         for r in records(tmp_path / "o" / f"{split}.jsonl"):
-            clusters.setdefault(r["meta"]["extra"]["cluster_id"], set()).add(split)
+            clusters.setdefault(cluster_of_uid[r["uid"]], set()).add(split)
     assert len(clusters) == 4 and all(len(s) == 1 for s in clusters.values())
 
 
