@@ -26,7 +26,7 @@ def _project_id(db: Database, name: str) -> int:
         raise CliError(str(exc)) from None
 
 
-class _Bar:
+class DetectionBar:
     """Two bars on stderr: clustering new prompts, then suggestions."""
 
     def __init__(self, enabled: bool) -> None:
@@ -40,7 +40,7 @@ class _Bar:
         )
         self.tasks: dict[str, TaskID] = {}
 
-    def __enter__(self) -> _Bar:
+    def __enter__(self) -> DetectionBar:
         self.progress.__enter__()
         return self
 
@@ -75,7 +75,7 @@ def detect_run_cmd(ctx: click.Context, name: str, as_json: bool) -> None:
 
     db = open_db(ctx)
     pid = _project_id(db, name)
-    with _Bar(enabled=sys.stderr.isatty()) as bar:
+    with DetectionBar(enabled=sys.stderr.isatty()) as bar:
         run = run_detection(db, pid, cluster_progress=bar.cluster, suggest_progress=bar.suggest)
     if as_json:
         print_json(run.as_dict())

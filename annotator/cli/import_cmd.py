@@ -12,6 +12,7 @@ import glob
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich import filesize
@@ -30,6 +31,9 @@ from rich.text import Text
 
 from annotator.cli._support import app, err, open_db, out, print_json
 from annotator.cli.context import CliError
+
+if TYPE_CHECKING:
+    from annotator.store.database import Database
 
 EXIT_REJECTS = 1
 EXIT_INTERRUPTED = 130
@@ -136,6 +140,12 @@ class _Bar:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where reject files go (default: <data dir>/rejects).",
 )
+@click.option(
+    "--detect/--no-detect",
+    default=True,
+    show_default=True,
+    help="Afterwards, cluster the new prompts and refresh the heuristic suggestions they touch.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def import_cmd(
@@ -145,6 +155,7 @@ def import_cmd(
     format_name: str | None,
     strict: bool,
     rejects_dir: Path | None,
+    detect: bool,
     as_json: bool,
 ) -> None:
     """Import trace files (JSONL, JSON, .gz, Parquet, .traj, YAML cassettes) into a project.
@@ -187,12 +198,36 @@ def import_cmd(
             err=True,
         )
         ctx.exit(EXIT_INTERRUPTED)
+    detection = _detect_new(db, name) if detect and summary.imported else None
     if as_json:
-        print_json(summary.as_dict())
+        print_json({**summary.as_dict(), "detection": detection})
     else:
         _print_summary(summary)
+        if detection is not None:
+            out().print(
+                f"Detection: {detection['clusters']['new_traces']:,} new prompts clustered, "
+                f"{detection['suggestions']:,} suggestions refreshed."
+            )
     if not summary.ok:
         ctx.exit(EXIT_REJECTS)
+
+
+def _detect_new(db: Database, project: str) -> dict[str, Any]:
+    """Incremental detection after an import: new prompts join existing clusters, and the
+    suggestions of the traces and groups they touched are recomputed (issue 6)."""
+    from annotator.cli.detect_cmds import DetectionBar
+    from annotator.services.detection.groups import project_id_of
+    from annotator.services.detection.suggest import run_detection
+
+    with DetectionBar(enabled=sys.stderr.isatty()) as bar:
+        run = run_detection(
+            db,
+            project_id_of(db, project),
+            full=False,
+            cluster_progress=bar.cluster,
+            suggest_progress=bar.suggest,
+        )
+    return run.as_dict()
 
 
 def _shown(file: str) -> str:

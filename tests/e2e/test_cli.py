@@ -64,12 +64,16 @@ def test_full_workflow_on_the_corpus(run: Any, home: Path, corpus_dir: Path) -> 
     assert totals["rejected"] == 0 and totals["imported"] >= totals["files"]
     assert first["ok"] and first["indexed"] == totals["imported"]
     assert all(f["status"] == "done" and len(f["sha256"]) == 64 for f in first["files"])
+    # The new prompts were clustered and given suggestions right after the import.
+    assert first["detection"]["clusters"]["new_traces"] == totals["imported"]
+    assert first["detection"]["suggestions"] == totals["imported"]
 
     # Re-import: nothing new, and it says so.
     again = run("import", str(corpus_dir), "--project", PROJECT)
     assert "Nothing new" in again.stdout and "already in" in again.stdout
     again_json = as_json(run("import", str(corpus_dir), "--project", PROJECT, "--json"))
     assert again_json["totals"]["imported"] == 0
+    assert again_json["detection"] is None  # nothing new, nothing to detect
     assert again_json["totals"]["duplicates"] == totals["imported"]
 
     stats = as_json(run("stats", "--project", PROJECT, "--json"))
