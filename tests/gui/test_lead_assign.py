@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
 from annotator.gui.background import Background
@@ -28,15 +29,15 @@ def _assignments(db: Database) -> Counter[str]:
     return Counter({name: n for name, n in rows})
 
 
-def _dialog(qtbot: object, runner: Background, db: Database) -> AssignDialog:
+def _dialog(qtbot: QtBot, runner: Background, db: Database) -> AssignDialog:
     dialog = AssignDialog(runner, db, "P", lead=LEAD)
-    qtbot.addWidget(dialog)  # type: ignore[attr-defined]
+    qtbot.addWidget(dialog)
     dialog.show()
-    qtbot.waitUntil(lambda: dialog.people.count() == 4, timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: dialog.people.count() == 4, timeout=15_000)
     return dialog
 
 
-def test_assign_hands_out_work(qtbot: object, team: Team, bg: Background) -> None:
+def test_assign_hands_out_work(qtbot: QtBot, team: Team, bg: Background) -> None:
     db, _ids = team
     before = _assignments(db)
     dialog = _dialog(qtbot, bg, db)
@@ -45,7 +46,7 @@ def test_assign_hands_out_work(qtbot: object, team: Team, bg: Background) -> Non
     dialog.n_items.setValue(4)
     dialog.overlap.setValue(2)
     dialog.seed.setValue(3)
-    with qtbot.waitSignal(dialog.assigned, timeout=15_000) as signal:  # type: ignore[attr-defined]
+    with qtbot.waitSignal(dialog.assigned, timeout=15_000) as signal:
         dialog.assign_button.click()
     result = signal.args[0]
     assert result.n_items == 4 and result.per_labeler == {"ann": 4, "bob": 4}
@@ -57,7 +58,7 @@ def test_assign_hands_out_work(qtbot: object, team: Team, bg: Background) -> Non
     assert dialog.assign_button.isEnabled()
 
 
-def test_gold_items_and_order_by_score(qtbot: object, team: Team, bg: Background) -> None:
+def test_gold_items_and_order_by_score(qtbot: QtBot, team: Team, bg: Background) -> None:
     db, _ids = team
     dialog = _dialog(qtbot, bg, db)
     dialog.set_chosen(["cy"])
@@ -65,20 +66,20 @@ def test_gold_items_and_order_by_score(qtbot: object, team: Team, bg: Background
     dialog.gold_rate.setValue(50.0)  # 2 of the 4 are gold
     dialog.order.setCurrentIndex(dialog.order.findData("score"))
     assert dialog.score.isEnabled()
-    with qtbot.waitSignal(dialog.assigned, timeout=15_000) as signal:  # type: ignore[attr-defined]
+    with qtbot.waitSignal(dialog.assigned, timeout=15_000) as signal:
         dialog.assign_button.click()
     assert signal.args[0].n_gold == 2
     assert "(2 gold)" in dialog.message.text()
 
 
-def test_k_larger_than_the_team_is_refused(qtbot: object, team: Team, bg: Background) -> None:
+def test_k_larger_than_the_team_is_refused(qtbot: QtBot, team: Team, bg: Background) -> None:
     db, _ids = team
     before = _assignments(db)
     dialog = _dialog(qtbot, bg, db)
     dialog.n_items.setValue(2)
     dialog.overlap.setValue(len(LABELERS) + 1)
     dialog.assign_button.click()
-    qtbot.waitUntil(lambda: not dialog.busy, timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=15_000)
     assert dialog.message.objectName() == "problems"
     assert dialog.message.text() == "k = 4 labelers per item is more than the 3 chosen"
     assert dialog.result_value is None
@@ -87,29 +88,30 @@ def test_k_larger_than_the_team_is_refused(qtbot: object, team: Team, bg: Backgr
     dialog.overlap.setValue(1)
     dialog.n_items.setValue(10_000)
     dialog.assign_button.click()
-    qtbot.waitUntil(lambda: not dialog.busy, timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=15_000)
     assert dialog.message.text().startswith("asked for 10000 items but only")
     assert _assignments(db) == before
 
 
-def test_members_dialog_adds_and_changes_roles(qtbot: object, team: Team, bg: Background) -> None:
+def test_members_dialog_adds_and_changes_roles(qtbot: QtBot, team: Team, bg: Background) -> None:
     db, _ids = team
     dialog = MembersDialog(bg, db, "P", lead=LEAD)
-    qtbot.addWidget(dialog)  # type: ignore[attr-defined]
+    qtbot.addWidget(dialog)
     dialog.show()
-    qtbot.waitUntil(lambda: dialog.table.rowCount() == 4, timeout=15_000)  # type: ignore[attr-defined]
-    assert dialog.table.item(0, 0).text() == LEAD and dialog.table.item(0, 1).text() == "lead"
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 4, timeout=15_000)
+    first = [dialog.table.item(0, col) for col in (0, 1)]
+    assert [c.text() if c is not None else None for c in first] == [LEAD, "lead"]
     dialog.name_edit.setText("dee")
     dialog.role.setCurrentIndex(dialog.role.findData("labeler"))
-    with qtbot.waitSignal(dialog.changed, timeout=15_000):  # type: ignore[attr-defined]
+    with qtbot.waitSignal(dialog.changed, timeout=15_000):
         dialog.save_button.click()
-    qtbot.waitUntil(lambda: dialog.table.rowCount() == 5, timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 5, timeout=15_000)
     assert {(m.name, m.role) for m in list_members(db, "P")} >= {("dee", "labeler")}
     # Selecting a row fills the form; the only lead cannot step down.
     dialog.table.selectRow(0)
     assert dialog.name_edit.text() == LEAD
     dialog.role.setCurrentIndex(dialog.role.findData("labeler"))
     dialog.save_button.click()
-    qtbot.waitUntil(lambda: not dialog.busy, timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=15_000)
     assert "only lead" in dialog.message.text()
     assert dialog.message.objectName() == "problems"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
 
 from annotator.gui.background import Background
 from annotator.gui.lead import dashboard
@@ -19,15 +20,15 @@ from tests.gui.lead_data import LABELERS, LEAD, bg_fixture, open_db, team_fixtur
 Team = tuple[Database, list[int]]
 
 
-def _open(qtbot: object, runner: Background, db: Database, who: str = LEAD) -> DashboardWindow:
+def _open(qtbot: QtBot, runner: Background, db: Database, who: str = LEAD) -> DashboardWindow:
     window = DashboardWindow(runner, db, "P", lead=who)
-    qtbot.addWidget(window)  # type: ignore[attr-defined]
+    qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: not window.refreshing, timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: not window.refreshing, timeout=15_000)
     return window
 
 
-def test_refresh_fills_every_chart(qtbot: object, team: Team, bg: Background) -> None:
+def test_refresh_fills_every_chart(qtbot: QtBot, team: Team, bg: Background) -> None:
     db, _ids = team
     window = _open(qtbot, bg, db)
     assert window.data is not None
@@ -42,14 +43,15 @@ def test_refresh_fills_every_chart(qtbot: object, team: Team, bg: Background) ->
     assert window.charts["tags"].points == len(report.tags) + len(report.counter_tags)
     assert window.charts["gold"].points == len(LABELERS)  # everyone labeled the 3 gold items
     assert window.table.rowCount() == len(LABELERS) + 1  # and the lead
-    names = {window.table.item(r, 0).text() for r in range(window.table.rowCount())}
+    cells = [window.table.item(r, 0) for r in range(window.table.rowCount())]
+    names = {cell.text() for cell in cells if cell is not None}
     assert names == {*LABELERS, LEAD}
     assert "5 gold" in window.summary.text()
     assert window.status.text().startswith("updated")
 
 
 def test_refresh_runs_off_the_gui_thread(
-    qtbot: object,
+    qtbot: QtBot,
     team: Team,
     bg: Background,
     monkeypatch: pytest.MonkeyPatch,
@@ -74,21 +76,19 @@ def test_refresh_runs_off_the_gui_thread(
     window.refresh_button.click()
     assert window.refreshing and window.status.text() == "refreshing…"
     assert not window.refresh_button.isEnabled()
-    qtbot.wait(150)  # type: ignore[attr-defined]  # the event loop keeps running meanwhile
+    qtbot.wait(150)  # the event loop keeps running meanwhile
     assert window.refreshing  # agreement is in, progress is held at the gate
     assert len(threads) == 2 and threads[0] is not threads[1]  # the two ran side by side
     window.bucket.setCurrentIndex(1)  # a refresh asked for meanwhile waits its turn
     gate.set()
-    qtbot.waitUntil(lambda: not window.refreshing and len(threads) == 4, timeout=15_000)  # type: ignore[attr-defined]
-    qtbot.waitUntil(lambda: not window.refreshing, timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: not window.refreshing and len(threads) == 4, timeout=15_000)
+    qtbot.waitUntil(lambda: not window.refreshing, timeout=15_000)
     assert all(t is not threading.main_thread() for t in threads)
     assert window.data is not None and window.data.progress.bucket == "hour"
     assert window.refresh_button.isEnabled()
 
 
-def test_each_chart_exports_a_png(
-    qtbot: object, team: Team, bg: Background, tmp_path: Path
-) -> None:
+def test_each_chart_exports_a_png(qtbot: QtBot, team: Team, bg: Background, tmp_path: Path) -> None:
     db, _ids = team
     window = _open(qtbot, bg, db)
     for key in window.charts:
@@ -99,7 +99,7 @@ def test_each_chart_exports_a_png(
         assert image.width() > 100 and image.height() > 100
 
 
-def test_not_a_lead_sees_the_reason(qtbot: object, team: Team, bg: Background) -> None:
+def test_not_a_lead_sees_the_reason(qtbot: QtBot, team: Team, bg: Background) -> None:
     db, _ids = team
     window = _open(qtbot, bg, db, who="ann")
     assert window.data is None
@@ -107,7 +107,7 @@ def test_not_a_lead_sees_the_reason(qtbot: object, team: Team, bg: Background) -
     assert "not a lead" in window.summary.text()
 
 
-def test_empty_project_draws_notes(qtbot: object, tmp_path: Path) -> None:
+def test_empty_project_draws_notes(qtbot: QtBot, tmp_path: Path) -> None:
     db = open_db(tmp_path / "empty.sqlite3")
     runner = Background()
     try:

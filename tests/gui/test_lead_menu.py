@@ -45,7 +45,7 @@ def test_lead_opens_dashboard_and_review(
     dashboard = menu.open("dashboard")
     assert isinstance(dashboard, DashboardWindow)
     qtbot.waitUntil(lambda: dashboard.data is not None, timeout=15_000)  # type: ignore[attr-defined]
-    assert dashboard.data.progress.traces == 30
+    assert dashboard.data is not None and dashboard.data.progress.traces == 30
     assert menu.open("dashboard") is dashboard  # raised, not opened twice
     review = menu.open("review")
     assert isinstance(review, ReviewWindow)

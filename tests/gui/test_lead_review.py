@@ -3,6 +3,7 @@ and writing a final label create adjudications, history and comments."""
 
 from __future__ import annotations
 
+from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from annotator.gui.background import Background
@@ -14,18 +15,18 @@ from tests.gui.lead_data import LABELERS, LEAD, bg_fixture, team_fixture  # noqa
 Team = tuple[Database, list[int]]
 
 
-def _open(qtbot: object, runner: Background, db: Database) -> ReviewWindow:
+def _open(qtbot: QtBot, runner: Background, db: Database) -> ReviewWindow:
     window = ReviewWindow(runner, db, "P", lead=LEAD)
-    qtbot.addWidget(window)  # type: ignore[attr-defined]
+    qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: window.detail is not None and window.is_settled(), timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: window.detail is not None and window.is_settled(), timeout=15_000)
     return window
 
 
-def _select(qtbot: object, window: ReviewWindow, uid: str) -> None:
+def _select(qtbot: QtBot, window: ReviewWindow, uid: str) -> None:
     row = [i.uid for i in window.items].index(uid)
     window.queue.setCurrentRow(row)
-    qtbot.waitUntil(  # type: ignore[attr-defined]
+    qtbot.waitUntil(
         lambda: (
             window.is_settled()
             and window.current is not None
@@ -46,7 +47,7 @@ def _adjudications(db: Database, trace_id: int) -> list[Adjudication]:
         return list(rows)
 
 
-def test_disagreement_side_by_side(qtbot: object, team: Team, bg: Background) -> None:
+def test_disagreement_side_by_side(qtbot: QtBot, team: Team, bg: Background) -> None:
     db, _ids = team
     window = _open(qtbot, bg, db)
     uids = [i.uid for i in window.items]
@@ -73,18 +74,18 @@ def test_disagreement_side_by_side(qtbot: object, team: Team, bg: Background) ->
     assert "flagged" in flagged.reasons
 
 
-def test_accept_a_label_creates_an_adjudication(qtbot: object, team: Team, bg: Background) -> None:
+def test_accept_a_label_creates_an_adjudication(qtbot: QtBot, team: Team, bg: Background) -> None:
     db, ids = team
     window = _open(qtbot, bg, db)
     _select(qtbot, window, "item-003")
     window.note_edit.setText("bob saw the JSON layout")
     bob = next(c for c in window.cards if c.label.labeler == "bob")
-    with qtbot.waitSignal(window.decided, timeout=15_000):  # type: ignore[attr-defined]
+    with qtbot.waitSignal(window.decided, timeout=15_000):
         bob.accept_button.click()
     qtbot.waitUntil(
         lambda: window.is_settled() and window.history.toPlainText() != "", timeout=15_000
-    )  # type: ignore[attr-defined]
-    qtbot.waitUntil(lambda: "bob" in window.history.toPlainText(), timeout=15_000)  # type: ignore[attr-defined]
+    )
+    qtbot.waitUntil(lambda: "bob" in window.history.toPlainText(), timeout=15_000)
     rows = _adjudications(db, ids[3])
     assert len(rows) == 1
     assert rows[0].verdict == "suspected_distillation"
@@ -96,7 +97,7 @@ def test_accept_a_label_creates_an_adjudication(qtbot: object, team: Team, bg: B
     assert window.note_edit.text() == ""
 
 
-def test_write_final_label(qtbot: object, team: Team, bg: Background) -> None:
+def test_write_final_label(qtbot: QtBot, team: Team, bg: Background) -> None:
     db, ids = team
     window = _open(qtbot, bg, db)
     _select(qtbot, window, "item-003")
@@ -104,31 +105,31 @@ def test_write_final_label(qtbot: object, team: Team, bg: Background) -> None:
     assert panel is not None
     # Without a verdict the schema check refuses; the problem shows in the panel.
     window.final_button.click()
-    qtbot.waitUntil(lambda: window.is_settled() and not panel.problems.isHidden(), timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: window.is_settled() and not panel.problems.isHidden(), timeout=15_000)
     assert panel.problems.text() and window.tabs.currentIndex() == 1
     assert _adjudications(db, ids[3]) == []
     panel.set_verdict("other_policy_issue")
     panel.set_confidence(3)
     panel.rationale.setPlainText("Neither: it is a policy matter.")
-    with qtbot.waitSignal(window.decided, timeout=15_000):  # type: ignore[attr-defined]
+    with qtbot.waitSignal(window.decided, timeout=15_000):
         window.final_button.click()
-    qtbot.waitUntil(lambda: "wrote it" in window.history.toPlainText(), timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: "wrote it" in window.history.toPlainText(), timeout=15_000)
     rows = _adjudications(db, ids[3])
     assert len(rows) == 1 and rows[0].verdict == "other_policy_issue"
     assert rows[0].accepted_label_id is None
     assert "Neither: it is a policy matter." in rows[0].label_json
-    qtbot.waitUntil(window.is_settled, timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(window.is_settled, timeout=15_000)
     assert panel.label().verdict == "other_policy_issue"  # the panel shows the current decision
 
 
-def test_comments_add_and_list(qtbot: object, team: Team, bg: Background) -> None:
+def test_comments_add_and_list(qtbot: QtBot, team: Team, bg: Background) -> None:
     db, ids = team
     window = _open(qtbot, bg, db)
     _select(qtbot, window, "item-004")
     assert window.comments.toPlainText() == "No comments yet."
     window.comment_edit.setPlainText("cy: why flagged? <script>x</script>")
     window.comment_button.click()
-    qtbot.waitUntil(lambda: "why flagged" in window.comments.toPlainText(), timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: "why flagged" in window.comments.toPlainText(), timeout=15_000)
     text = window.comments.toPlainText()
     assert text.startswith(f"{LEAD} (lead)") and "<script>x</script>" in text
     assert window.tabs.tabText(3) == "Comments (1)"
@@ -138,7 +139,7 @@ def test_comments_add_and_list(qtbot: object, team: Team, bg: Background) -> Non
     assert bodies == ["cy: why flagged? <script>x</script>"]
 
 
-def test_pick_any_item_and_unknown_uid(qtbot: object, team: Team, bg: Background) -> None:
+def test_pick_any_item_and_unknown_uid(qtbot: QtBot, team: Team, bg: Background) -> None:
     db, _ids = team
     window = _open(qtbot, bg, db)
     assert "item-020" not in [i.uid for i in window.items]  # nobody labeled it
@@ -153,12 +154,12 @@ def test_pick_any_item_and_unknown_uid(qtbot: object, team: Team, bg: Background
             and window.is_settled()
         ),
         timeout=15_000,
-    )  # type: ignore[attr-defined]
+    )
     assert window.current is not None and window.current.reasons == ("picked",)
     assert window.cards == []
     window.pick_edit.setText("no-such-item")
     window.pick_button.click()
     qtbot.waitUntil(
         lambda: window.is_settled() and "no trace" in window.status.text(), timeout=15_000
-    )  # type: ignore[attr-defined]
+    )
     assert window.picked == ["item-020"]
