@@ -163,3 +163,33 @@ def test_pick_any_item_and_unknown_uid(qtbot: QtBot, team: Team, bg: Background)
         lambda: window.is_settled() and "no trace" in window.status.text(), timeout=15_000
     )
     assert window.picked == ["item-020"]
+
+
+def test_final_label_from_a_labelers_label_with_a_new_span(
+    qtbot: QtBot, team: Team, bg: Background
+) -> None:
+    db, ids = team
+    window = _open(qtbot, bg, db)
+    _select(qtbot, window, "item-003")
+    panel = window.panel
+    assert panel is not None
+    ann = window.cards[0]
+    ann.edit_button.click()
+    assert window.tabs.currentIndex() == 1
+    assert panel.label().verdict == "legitimate" and len(panel.spans()) == 1
+    assert panel.spans()[0].text  # the passage, taken from the trace
+    # Without a selection nothing is added; with one, it becomes a span of the final label.
+    window.span_button.click()
+    assert not panel.problems.isHidden() and len(panel.spans()) == 1
+    browser = window.trace_view.browser
+    cursor = browser.document().find("dataset being assembled")
+    assert not cursor.isNull()
+    browser.setTextCursor(cursor)
+    window.span_button.click()
+    assert len(panel.spans()) == 2
+    assert any(s.text == "dataset being assembled" for s in panel.spans())
+    with qtbot.waitSignal(window.decided, timeout=15_000):
+        window.final_button.click()
+    rows = _adjudications(db, ids[3])
+    assert len(rows) == 1 and rows[0].accepted_label_id is None
+    assert rows[0].verdict == "legitimate" and "dataset being assembled" in rows[0].label_json

@@ -103,6 +103,7 @@ class LabelCard(QFrame):
 
     spanClicked = Signal(object)
     acceptClicked = Signal(str)
+    editClicked = Signal(object)
 
     def __init__(self, label: ReviewLabel, schema: LabelSchema, trace: Trace | None) -> None:
         super().__init__()
@@ -160,6 +161,10 @@ class LabelCard(QFrame):
             self.accept_button.setToolTip("Only a submitted label with a verdict can be accepted")
         self.accept_button.clicked.connect(lambda: self.acceptClicked.emit(label.labeler))
         layout.addWidget(self.accept_button)
+        self.edit_button = QPushButton("Start the final label from it")
+        self.edit_button.setToolTip("Copy this label into the Final label tab to amend it")
+        self.edit_button.clicked.connect(lambda: self.editClicked.emit(label))
+        layout.addWidget(self.edit_button)
 
     def _span_clicked(self, item: QListWidgetItem) -> None:
         row = self.spans.row(item)
@@ -272,6 +277,10 @@ class ReviewWindow(QWidget):
         self.panel_holder = QVBoxLayout()
         final_layout.addLayout(self.panel_holder, 1)
         note_row = QHBoxLayout()
+        self.span_button = QPushButton("Add selected text as span")
+        self.span_button.setToolTip("Select a passage in the trace, then add it as evidence")
+        self.span_button.clicked.connect(self.add_selected_span)
+        note_row.addWidget(self.span_button)
         self.note_edit = QLineEdit()
         self.note_edit.setPlaceholderText("Note for the history (optional)")
         note_row.addWidget(self.note_edit, 1)
@@ -341,7 +350,13 @@ class ReviewWindow(QWidget):
         self.status.setText(str(exc))
 
     def _set_item_enabled(self, enabled: bool) -> None:
-        for widget in (self.final_button, self.comment_button, self.note_edit, self.comment_edit):
+        for widget in (
+            self.final_button,
+            self.span_button,
+            self.comment_button,
+            self.note_edit,
+            self.comment_edit,
+        ):
             widget.setEnabled(enabled)
 
     # -- queue ------------------------------------------------------------------------------
@@ -471,6 +486,8 @@ class ReviewWindow(QWidget):
         if self.panel is not None:
             latest = detail.history[-1].label if detail.history else None
             if latest is not None:
+                filled = tuple(with_text(s, detail.trace) for s in latest.spans)
+                latest = latest.model_copy(update={"spans": filled})
                 self.panel.set_label(latest, "Current final label")
             else:
                 self.panel.set_label(Label(), "No final label yet")
@@ -488,6 +505,7 @@ class ReviewWindow(QWidget):
             card = LabelCard(label, self.schema, trace)
             card.spanClicked.connect(self._highlight)
             card.acceptClicked.connect(self.accept)
+            card.editClicked.connect(self.start_from)
             self.cards_layout.addWidget(card)
             self.cards.append(card)
 
@@ -573,6 +591,34 @@ class ReviewWindow(QWidget):
             done,
             failed,
         )
+
+    def start_from(self, label: ReviewLabel) -> None:
+        """Load a labeler's label into the final-label form, to amend before writing it."""
+        if self.panel is None:
+            return
+        trace = self.detail.trace if self.detail is not None else None
+        self.panel.set_label(
+            Label(
+                verdict=label.verdict,
+                tags=label.tags,
+                counter_tags=label.counter_tags,
+                confidence=label.confidence,
+                rationale=label.rationale,
+                spans=tuple(with_text(s, trace) for s in label.spans),
+            ),
+            f"From {label.labeler}'s label (not saved yet)",
+        )
+        self.tabs.setCurrentIndex(1)
+
+    def add_selected_span(self) -> None:
+        """The passage selected in the trace becomes an evidence span of the final label."""
+        span = self.trace_view.selected_span()
+        if self.panel is None:
+            return
+        if span is None:
+            self.panel.set_problems(["Select a passage in the trace first."])
+            return
+        self.panel.add_span(span)
 
     def _decided(self, item: ReviewItem, info: AdjudicationInfo, message: str) -> None:
         """Mark the item as decided in the list (it stays until the next refresh)."""
