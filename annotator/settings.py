@@ -34,6 +34,8 @@ class Settings(BaseModel):
     """Status filter of the queue; empty means every status."""
     idle_pause_seconds: int = Field(default=120, ge=10)
     """Time on item stops counting after this long without input."""
+    hidden_suggestions: list[str] = Field(default_factory=list)
+    """Projects where the labeler hides the heuristic suggestions (to avoid anchoring)."""
 
 
 def load_settings(path: Path) -> Settings:

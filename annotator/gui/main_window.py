@@ -206,6 +206,9 @@ class MainWindow(QMainWindow):
         from annotator.gui.lead.menu import install_lead_menu
 
         self.lead_menu = install_lead_menu(self)
+        from annotator.gui.detection_assist import install_detection_assist
+
+        self.detection = install_detection_assist(self)
         self._restore_layout()
         hints = QGuiApplication.styleHints()
         hints.colorSchemeChanged.connect(self._system_scheme_changed)
@@ -345,6 +348,7 @@ class MainWindow(QMainWindow):
             "search": self.focus_search,
             "find": self.find_in_trace,
             "cheatsheet": self.show_cheatsheet,
+            "accept_suggestion": lambda: self.detection.accept(),
         }
         for spec in GLOBAL_ACTIONS:
             action = QAction(spec.title, self)
@@ -937,6 +941,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Not submitted: " + " ".join(problems), 6000)
             return
         trace_id = current.trace_id
+        seen = self.detection.seen(trace_id)  # a suggestion was on screen: recorded as such
         seconds = self.clock.take()
         self._draft_timer.stop()
         self._dirty = False
@@ -956,7 +961,7 @@ class MainWindow(QMainWindow):
         self.next_trace_after(
             trace_id,
             lambda: self.bg.serial(
-                lambda: service.submit(trace_id, label, seconds),
+                lambda: service.submit(trace_id, label, seconds, with_suggestions=seen),
                 lambda _r: self._after_record(trace_id),
                 failed,
             ),
