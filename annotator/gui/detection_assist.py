@@ -132,6 +132,7 @@ class DetectionAssist(QObject):
 
     def _trace_shown(self, trace_id: int) -> None:
         self._trace_id = trace_id
+        self.update_key()  # the labeler may have remapped it meanwhile
         box = self.box
         if box is not None and box.trace_id != trace_id:
             box.show_message("Looking for a suggestion…", trace_id)
@@ -255,6 +256,7 @@ class DetectionAssist(QObject):
         rng = view._map.doc_range(span)
         if rng is not None:
             view._reveal(rng[0], rng[1], select=True)
+        view.setFocus(Qt.FocusReason.OtherFocusReason)  # the one-key shortcuts work on
 
     def set_hidden(self, hidden: bool) -> None:
         """View > Hide suggestions: remembered for this project only."""

@@ -55,6 +55,9 @@ TEMPLATE_PREVIEW = 300
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 POINT = "#4e79a7"
 BAR = "#f28e2b"
+TIMELINE_HEIGHT = 190
+MIN_REGULAR = 4
+"""Requests needed before the spacing is called regular or not (two gaps prove nothing)."""
 KIND_TITLES = {"cluster": "Prompt cluster", "session": "Session", "account": "Account"}
 
 
@@ -108,7 +111,7 @@ def stats_text(info: GroupInfo) -> str:
         lines.append(f"{first} → {last} UTC (span {duration_text(span)})")
     if info.median_gap is not None:
         gap = f"median gap {duration_text(info.median_gap)}"
-        if info.gap_cv is not None:
+        if info.gap_cv is not None and info.size >= MIN_REGULAR:
             gap += f", spread {info.gap_cv:.2f} ({regularity_text(info.gap_cv)})"
         lines.append(gap)
     busiest = max(range(24), key=lambda h: info.hours[h]) if any(info.hours) else None
@@ -134,7 +137,17 @@ class Timeline(QWidget):
         super().__init__(parent)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
-        self.setMinimumHeight(150)
+        self._layout.setSpacing(2)
+        self.caption = QLabel(
+            "Left: each request by date and hour of day (UTC). Right: gaps between "
+            "consecutive requests (log scale; one narrow bar is a machine clock)."
+        )
+        self.caption.setWordWrap(True)
+        small = QFont(self.caption.font())
+        small.setPointSizeF(max(small.pointSizeF() * 0.85, 7.0))
+        self.caption.setFont(small)
+        self._layout.addWidget(self.caption)
+        self.setFixedHeight(TIMELINE_HEIGHT)
         self.graphics: Any = None
         self.scatter: Any = None
         self.bars: Any = None
@@ -157,8 +170,8 @@ class Timeline(QWidget):
             self.time_plot.setLabel("left", "hour UTC")
             self.time_plot.setYRange(0, 24, padding=0.02)
             self.time_plot.getAxis("left").setTicks([[(h, f"{h:02d}") for h in (0, 6, 12, 18, 24)]])
-            self.gap_plot.setLabel("bottom", "gap between requests")
-            ticks = [(0, "1s"), (1, "10s"), (2, "100s"), (3, "17m"), (4, "3h"), (5, "1d")]
+            ticks = [(math.log10(s), t) for s, t in ((1, "1s"), (60, "1m"), (3600, "1h"))]
+            ticks.append((math.log10(86400), "1d"))
             self.gap_plot.getAxis("bottom").setTicks([ticks])
             self.gap_plot.getAxis("left").setWidth(28)
             for plot in (self.time_plot, self.gap_plot):
@@ -166,7 +179,7 @@ class Timeline(QWidget):
                 plot.setMouseEnabled(x=False, y=False)
                 plot.hideButtons()
                 plot.showGrid(x=False, y=True, alpha=0.2)
-            self._layout.addWidget(self.graphics)
+            self._layout.insertWidget(0, self.graphics, 1)
             self.apply_palette(self.palette())
         return pg
 

@@ -32,9 +32,7 @@ GLOBAL_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("flag", "Flag for the lead (with a comment)", "Labeling", ("F",)),
     ActionSpec("span", "Mark the selection as an evidence span", "Labeling", ("E",)),
     ActionSpec("undo", "Undo the last submit", "Labeling", ("Ctrl+Z",)),
-    ActionSpec(
-        "accept_suggestion", "Accept the suggestion (verdict and tags)", "Labeling", ("Y",)
-    ),
+    ActionSpec("accept_suggestion", "Accept the suggestion (verdict and tags)", "Labeling", ("Y",)),
     ActionSpec("next", "Next trace", "Navigation", ("J", "Down")),
     ActionSpec("prev", "Previous trace", "Navigation", ("K", "Up")),
     ActionSpec("search", "Search the queue", "Navigation", ("Ctrl+Shift+F",)),

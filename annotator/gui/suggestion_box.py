@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from annotator.services.detection.suggest import SuggestionView
 
 PASSAGE_PREVIEW = 90
+MAX_HITS_HEIGHT = 210
 SPAN_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -72,6 +74,7 @@ class SuggestionBox(QFrame):
         super().__init__(parent)
         self.setObjectName("suggestionBox")
         self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.suggestion: SuggestionView | None = None
         self.trace_id: int | None = None
         self._titles: dict[str, str] = {}
@@ -104,7 +107,6 @@ class SuggestionBox(QFrame):
         self.hits.setRootIsDecorated(True)
         self.hits.setWordWrap(True)
         self.hits.setUniformRowHeights(False)
-        self.hits.setMaximumHeight(150)
         self.hits.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.hits.itemClicked.connect(self._clicked)
         self.hits.itemActivated.connect(self._clicked)
@@ -146,26 +148,36 @@ class SuggestionBox(QFrame):
         verdict = suggestion.verdict or ""
         title = self._titles.get(verdict, verdict.replace("_", " ") or "no verdict")
         self.title.setText(f"Suggestion: {title}")
-        fired = ", ".join(suggestion.tags) if suggestion.tags else "no signal fired"
+        n = len(suggestion.tags)
+        fired = (
+            f"{n} tag{'s' if n != 1 else ''} fired; click a passage to see it in the trace"
+            if n
+            else "no signal fired"
+        )
         self.summary.setText(f"Score {suggestion.score:.2f} · {fired}")
         self.hits.clear()
         by_tag: dict[str, list[dict[str, Any]]] = {}
         for hit in suggestion.evidence:
             by_tag.setdefault(str(hit.get("tag", "")), []).append(dict(hit))
+        rows = 0
         for tag in suggestion.tags:
+            rows += 1 + len(by_tag.get(tag, []))
             top = QTreeWidgetItem([tag])
             top.setToolTip(0, tag)
             self.hits.addTopLevelItem(top)
             for hit in by_tag.get(tag, []):
-                child = QTreeWidgetItem([self._hit_text(hit)])
+                text = self._hit_text(hit)
+                child = QTreeWidgetItem([text])
                 span = passage_span(hit)
                 if span is not None:
                     child.setData(0, SPAN_ROLE, span)
-                    child.setToolTip(0, "Click to show the passage in the trace")
+                    child.setToolTip(0, f"{text}\nClick to show the passage in the trace")
                 else:
-                    child.setToolTip(0, str(hit.get("detail", "")))
+                    child.setToolTip(0, f"{hit.get('signal', '')}: {text}")
                 top.addChild(child)
             top.setExpanded(True)
+        row_height = max(self.hits.sizeHintForRow(0), self.hits.fontMetrics().height())
+        self.hits.setFixedHeight(min(rows * row_height + 6, MAX_HITS_HEIGHT))
         self.hits.setVisible(bool(suggestion.tags))
         self.accept_button.setEnabled(True)
 
@@ -175,9 +187,7 @@ class SuggestionBox(QFrame):
         if hit.get("text") is not None and passage_span(hit) is not None:
             return f"{signal}: “{_one_line(str(hit['text']))}”"
         detail = str(hit.get("detail", ""))
-        group = str(hit.get("group", ""))
-        where = f" [{group.replace(':', ' ')}]" if group else ""
-        return f"{signal}: {_one_line(detail)}{where}" if detail else f"{signal}{where}"
+        return _one_line(detail) if detail else signal
 
     def passage_items(self) -> list[QTreeWidgetItem]:
         """The rows that carry a matched passage (tests and keyboard users)."""
