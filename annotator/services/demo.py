@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from annotator.formats.containers import SUFFIXES
 from annotator.resources import demo_dir
+from annotator.services.detection.suggest import run_detection
 from annotator.services.importing import import_files
 from annotator.services.projects import ProjectError, ProjectInfo, create_project, project_info
 from annotator.store.database import Database
@@ -59,5 +60,7 @@ def ensure_demo_project(db: Database, name: str = DEMO_PROJECT) -> ProjectInfo:
     missing = [p for p in demo_files() if _sha256(p) not in done]
     if missing:
         import_files(db, name, missing, imported_by="demo")
+        # Clusters and suggestions too, so the demo shows the campaign context from the start.
+        run_detection(db, info.id, full=False)
         info = project_info(db, name)
     return info

@@ -14,7 +14,8 @@ from annotator.services.demo import demo_files, ensure_demo_project
 from annotator.services.labeling import LabelingService, QueueFilter
 from annotator.services.projects import create_project
 from annotator.store.database import Database
-from annotator.store.models import ImportBatch, Project, TraceRow
+from annotator.store.detection_models import TraceCluster
+from annotator.store.models import ImportBatch, Project, Suggestion, TraceRow
 from annotator.store.open import open_database
 
 
@@ -53,6 +54,11 @@ def test_demo_project_is_filled_once(db: Database) -> None:
         assert session.scalar(select(func.count(ImportBatch.id))) == batches
     with db.session() as session:
         assert session.scalars(select(Project.name)).all() == ["Demo"]
+
+    # every trace has a cluster and a suggestion: the campaign context shows from the start
+    with db.session() as session:
+        assert session.scalar(select(func.count(TraceCluster.trace_id))) == len(key)
+        assert session.scalar(select(func.count(Suggestion.id))) == len(key)
 
     # labelable at once, and searchable (the importer indexes)
     svc = LabelingService(db, "Demo", "newcomer")
