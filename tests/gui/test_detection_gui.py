@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 from sqlalchemy import select
 
 from annotator.resources import demo_dir
@@ -33,7 +34,7 @@ def _open_db(url: str) -> Any:
     return open_database(url, backup_dir=None)
 
 
-def _demo_db(url: str, *, detect: bool, lead: str | None = None) -> None:
+def _demo_db(url: str, *, lead: str | None = None) -> None:
     from annotator.services.demo import ensure_demo_project
     from annotator.services.detection.suggest import run_detection
     from annotator.services.projects import add_member
@@ -41,8 +42,7 @@ def _demo_db(url: str, *, detect: bool, lead: str | None = None) -> None:
     db = _open_db(url)
     try:
         info = ensure_demo_project(db)
-        if detect:
-            run_detection(db, info.id)
+        run_detection(db, info.id)  # again: idempotent, and the demo may stop running it
         if lead:
             add_member(db, DEMO, lead, role="lead")
     finally:
@@ -52,7 +52,7 @@ def _demo_db(url: str, *, detect: bool, lead: str | None = None) -> None:
 @pytest.fixture
 def demo_url(db_url: str) -> Iterator[str]:
     """The demo project imported, clustered and with suggestions."""
-    _demo_db(db_url, detect=True)
+    _demo_db(db_url)
     yield db_url
 
 
@@ -113,6 +113,24 @@ def wait_context(qtbot: Any, window: Any, trace_id: int) -> Any:
     return panel
 
 
+def double_click(widget: QWidget, pos: QPoint) -> None:
+    """What a real double-click delivers: press, release, press, double-click, release (QTest's
+    mouseDClick skips the releases, and an item view then ignores the double-click)."""
+    QTest.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos)
+    QTest.qWait(50)
+    QTest.mousePress(widget, Qt.MouseButton.LeftButton, pos=pos)
+    event = QMouseEvent(
+        QEvent.Type.MouseButtonDblClick,
+        QPointF(pos),
+        QPointF(widget.mapToGlobal(pos)),
+        Qt.MouseButton.LeftButton,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(widget, event)
+    QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=pos)
+
+
 def test_context_tab_shows_the_campaign_and_opens_a_sibling(
     qtbot: Any, demo_url: str, open_window: Any, tmp_path: Path
 ) -> None:
@@ -141,13 +159,13 @@ def test_context_tab_shows_the_campaign_and_opens_a_sibling(
     target = item.data(0, Qt.ItemDataRole.UserRole + 1)
     rect = cluster.siblings.visualItemRect(item)
     viewport = cluster.siblings.viewport()
-    QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=rect.center())
-    QTest.qWait(100)
-    assert window.current.trace_id == first and window._opening is None  # a click only selects
-    QTest.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=rect.center())
+    opened: list[int] = []
+    panel.openTrace.connect(opened.append)
+    double_click(viewport, rect.center())
     qtbot.waitUntil(
         lambda: window.current is not None and window.current.trace_id == target, timeout=5000
     )
+    assert opened == [target]  # once per double-click
     wait_context(qtbot, window, target)  # the tab follows the trace now shown
     assert first in {
         cluster.siblings.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole + 1)
@@ -246,8 +264,19 @@ def test_hide_suggestions_per_project(
 def test_run_detection_from_the_menu(
     qtbot: Any, db_url: str, open_window: Any, tmp_path: Path
 ) -> None:
-    _demo_db(db_url, detect=False)
-    window = open_demo(open_window, db_url, tmp_path)
+    from annotator.services.demo import demo_files
+    from annotator.services.importing import import_files
+    from annotator.services.projects import create_project
+
+    db = _open_db(db_url)
+    try:  # the demo's traces, imported without detection (the demo project comes with it)
+        create_project(db, "Plain")
+        import_files(db, "Plain", demo_files(), reject_dir=tmp_path / "rejects")
+    finally:
+        db.dispose()
+    window = open_window(
+        db_url, project="Plain", settings=Settings(annotator_name="Ada", last_project="Plain")
+    )
     trace_id = group_ids(db_url, "A")[0]
     show(qtbot, window, trace_id)
     box = window.detection.box
@@ -266,7 +295,7 @@ def test_label_a_group_and_apply_it_as_lead(
 ) -> None:
     from annotator.gui.group_panel import GroupLabelDialog
 
-    _demo_db(db_url, detect=True, lead="Ada")
+    _demo_db(db_url, lead="Ada")
     window = open_demo(open_window, db_url, tmp_path)
     qtbot.waitUntil(lambda: window.lead_menu.is_lead, timeout=5000)
     first, second, *_ = group_ids(db_url, "A")
