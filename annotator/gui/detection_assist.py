@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QProgressDialog
 
@@ -58,6 +58,14 @@ class DetectionAssist(QObject):
         self._build_menus()
         window.projectOpened.connect(self._project_opened)
         window.traceShown.connect(self._trace_shown)
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Closing the window stops a detection run at its next step (what is written stays),
+        so the close does not wait for the whole run."""
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            self.cancel()
+        return False
 
     # -- menus ----------------------------------------------------------------------------------
 
@@ -344,26 +352,36 @@ class DetectionAssist(QObject):
 
     # -- detection ------------------------------------------------------------------------------
 
-    def run_detection(self) -> None:
-        """Tools > Run detection: cluster what is new, then suggest for every trace, with
-        progress and cancel, on a worker."""
+    def after_import(self, summary: Any = None) -> None:
+        """After a GUI import: cluster the new prompts and refresh the suggestions of the new
+        traces and of the groups they joined, in the background (status bar progress)."""
+        if summary is not None and not getattr(summary, "imported", 1):
+            return
+        self.run_detection(full=False, quiet=True)
+
+    def run_detection(self, *, full: bool = True, quiet: bool = False) -> None:
+        """Tools > Run detection: cluster what is new, then suggest for every trace (``full``)
+        or for what the new traces touched, with progress and cancel, on a worker. ``quiet``
+        shows progress in the status bar instead of a dialog."""
         window = self.window
         db, service = window.db, window.service
         if db is None or service is None or self.running:
             return
         project_id = service.project.id
-        dialog = QProgressDialog("Clustering prompts…", "Cancel", 0, 100, window)
-        dialog.setObjectName("detectionProgress")
-        dialog.setWindowTitle("Run detection")
-        dialog.setWindowModality(Qt.WindowModality.NonModal)
-        dialog.setMinimumDuration(0)
-        dialog.setAutoClose(False)
-        dialog.setAutoReset(False)
-        dialog.setValue(0)
         cancel = threading.Event()
         self._cancel = cancel
-        dialog.canceled.connect(cancel.set)
-        relay = _Relay(dialog)
+        relay = _Relay(self)
+        dialog: QProgressDialog | None = None
+        if not quiet:
+            dialog = QProgressDialog("Clustering prompts…", "Cancel", 0, 100, window)
+            dialog.setObjectName("detectionProgress")
+            dialog.setWindowTitle("Run detection")
+            dialog.setWindowModality(Qt.WindowModality.NonModal)
+            dialog.setMinimumDuration(0)
+            dialog.setAutoClose(False)
+            dialog.setAutoReset(False)
+            dialog.setValue(0)
+            dialog.canceled.connect(cancel.set)
 
         def progressed(phase: str, done: int, total: int) -> None:
             text = {
@@ -371,6 +389,9 @@ class DetectionAssist(QObject):
                 "describe": "Describing clusters…",
                 "suggest": "Computing suggestions…",
             }.get(phase, phase)
+            if dialog is None:
+                window.statusBar().showMessage(f"Detection: {text} {done:,} / {total:,}", 5000)
+                return
             dialog.setLabelText(f"{text} {done:,} / {total:,}")
             # Clustering is the first half of the bar, suggestions the second.
             share = done / total if total else 1.0
@@ -391,6 +412,7 @@ class DetectionAssist(QObject):
             return run_detection(
                 db,
                 project_id,
+                full=full,
                 cluster_progress=cluster_progress,
                 suggest_progress=suggest_progress,
                 cancel=cancel,
@@ -400,8 +422,10 @@ class DetectionAssist(QObject):
             self.running = False
             self._cancel = None
             self.run_action.setEnabled(True)
-            dialog.close()
-            dialog.deleteLater()
+            relay.deleteLater()
+            if dialog is not None:
+                dialog.close()
+                dialog.deleteLater()
 
         def done(run: DetectionRun) -> None:
             finish()
@@ -422,7 +446,8 @@ class DetectionAssist(QObject):
 
         self.running = True
         self.run_action.setEnabled(False)
-        dialog.show()
+        if dialog is not None:
+            dialog.show()
         window.bg.run(work, done, failed)
 
     def cancel(self) -> None:

@@ -1158,6 +1158,7 @@ class MainWindow(QMainWindow):
             parent=self,
         )
         dialog.finishedImport.connect(lambda: self.reload_queue())
+        dialog.finishedImport.connect(self.detection.after_import)  # clusters, suggestions
         dialog.choose_and_start()
 
     def export_dataset(self) -> None:

@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
 from sqlalchemy import select
 
 from annotator.resources import demo_dir
@@ -284,9 +284,20 @@ def test_run_detection_from_the_menu(
     assert box.suggestion is None and not box.accept_button.isEnabled()
     window.detection.run_action.trigger()
     assert window.detection.running and not window.detection.run_action.isEnabled()
+    dialog = window.findChild(QProgressDialog, "detectionProgress")
+    assert dialog is not None and dialog.isVisible()
     qtbot.waitUntil(lambda: not window.detection.running, timeout=20_000)
-    assert "Detection done" in window.statusBar().currentMessage()
+    assert "Detection done: 60 trace(s) clustered" in window.statusBar().currentMessage()
+    assert "60 suggestion(s)" in window.statusBar().currentMessage()
     assert wait_suggestion(qtbot, window, trace_id).verdict == "suspected_distillation"
+    qtbot.waitUntil(window.is_settled, timeout=5000)
+
+    # After an import only what is new is clustered, quietly (status bar, no dialog).
+    window.detection.after_import()
+    assert window.detection.running
+    assert all(not d.isVisible() for d in window.findChildren(QProgressDialog))
+    qtbot.waitUntil(lambda: not window.detection.running, timeout=20_000)
+    assert "Detection done: 0 trace(s) clustered" in window.statusBar().currentMessage()
     qtbot.waitUntil(window.is_settled, timeout=5000)
 
 
