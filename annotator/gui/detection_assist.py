@@ -59,6 +59,9 @@ class DetectionAssist(QObject):
         window.projectOpened.connect(self._project_opened)
         window.traceShown.connect(self._trace_shown)
         window.installEventFilter(self)
+        accept = window._actions.get(ACCEPT_ACTION)
+        if accept is not None:  # a remapped key shows on the button at once
+            accept.changed.connect(self.update_key)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Closing the window stops a detection run at its next step (what is written stays),

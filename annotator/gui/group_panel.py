@@ -56,6 +56,7 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 1
 POINT = "#4e79a7"
 BAR = "#f28e2b"
 TIMELINE_HEIGHT = 190
+MAX_LABELS_HEIGHT = 140
 MIN_REGULAR = 4
 """Requests needed before the spacing is called regular or not (two gaps prove nothing)."""
 KIND_TITLES = {"cluster": "Prompt cluster", "session": "Session", "account": "Account"}
@@ -363,7 +364,6 @@ class GroupPanel(QWidget):
         self.label_list = QListWidget()
         self.label_list.setObjectName("groupLabels")
         self.label_list.setWordWrap(True)
-        self.label_list.setMaximumHeight(120)
         self.label_list.currentItemChanged.connect(lambda *_: self._update_apply())
         lb.addWidget(self.label_list)
         row = QHBoxLayout()
@@ -437,6 +437,9 @@ class GroupPanel(QWidget):
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsSelectable)
             self.label_list.addItem(item)
         self.labels_box.setVisible(bool(data.labels or data.derived))
+        rows = sum(self.label_list.sizeHintForRow(i) for i in range(self.label_list.count()))
+        frame = 2 * self.label_list.frameWidth() + 4
+        self.label_list.setFixedHeight(min(max(rows + frame, 28), MAX_LABELS_HEIGHT))
         if data.labels:
             self.label_list.setCurrentRow(0)
         self._update_apply()

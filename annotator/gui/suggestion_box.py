@@ -176,7 +176,7 @@ class SuggestionBox(QFrame):
                     child.setToolTip(0, f"{hit.get('signal', '')}: {text}")
                 top.addChild(child)
             top.setExpanded(True)
-        row_height = max(self.hits.sizeHintForRow(0), self.hits.fontMetrics().height())
+        row_height = self.hits.sizeHintForRow(0) or self.hits.fontMetrics().height()
         self.hits.setFixedHeight(min(rows * row_height + 6, MAX_HITS_HEIGHT))
         self.hits.setVisible(bool(suggestion.tags))
         self.accept_button.setEnabled(True)

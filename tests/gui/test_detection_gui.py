@@ -343,3 +343,27 @@ def test_label_a_group_and_apply_it_as_lead(
     assert panel.label_list.count() == 2
     assert label_row(db_url, second) is None
     qtbot.waitUntil(window.is_settled, timeout=5000)
+
+
+def test_accept_key_is_remappable_and_conflict_checked(
+    qtbot: Any, demo_url: str, open_window: Any, tmp_path: Path
+) -> None:
+    from annotator.gui.keymap import KeyConflict
+
+    window = open_demo(open_window, demo_url, tmp_path)
+    trace_id = group_ids(demo_url, "A")[0]
+    show(qtbot, window, trace_id)
+    wait_suggestion(qtbot, window, trace_id)
+    keymap = window.keymap
+    with pytest.raises(KeyConflict):
+        keymap.assign("accept_suggestion", ["T"])  # TEMPLATE_AT_SCALE's key
+    keymap.assign("accept_suggestion", ["W"])
+    window.apply_keymap(keymap)
+    assert window.detection.box.accept_button.text() == "Accept (W)"
+    assert window.settings.keymap["accept_suggestion"] == "W"
+    window.trace_view.setFocus()
+    press(Qt.Key.Key_Y)  # no longer bound
+    assert window.panel.label().verdict is None
+    press(Qt.Key.Key_W)
+    assert window.panel.label().verdict == "suspected_distillation"
+    qtbot.waitUntil(lambda: not window._dirty and window.is_settled(), timeout=5000)
