@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QFont, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -437,7 +437,15 @@ class GroupPanel(QWidget):
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsSelectable)
             self.label_list.addItem(item)
         self.labels_box.setVisible(bool(data.labels or data.derived))
-        rows = sum(self.label_list.sizeHintForRow(i) for i in range(self.label_list.count()))
+        # Rows wrap; the list's own row hints assume one line, so measure the wrapped text.
+        fm = self.label_list.fontMetrics()
+        width = max(self.label_list.viewport().width(), 300) - 12
+        rows = 0
+        for i in range(self.label_list.count()):
+            item = self.label_list.item(i)
+            text = item.text() if item is not None else ""
+            box = fm.boundingRect(QRect(0, 0, width, 10_000), Qt.TextFlag.TextWordWrap, text)
+            rows += box.height() + 4
         frame = 2 * self.label_list.frameWidth() + 4
         self.label_list.setFixedHeight(min(max(rows + frame, 28), MAX_LABELS_HEIGHT))
         if data.labels:
