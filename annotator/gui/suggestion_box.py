@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -78,6 +79,7 @@ class SuggestionBox(QFrame):
         self.suggestion: SuggestionView | None = None
         self.trace_id: int | None = None
         self._titles: dict[str, str] = {}
+        self._tinting = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         layout.setSpacing(4)
@@ -115,13 +117,24 @@ class SuggestionBox(QFrame):
         self.show_message("No suggestion yet.")
 
     def _tint(self) -> None:
-        """A faint tint marks the box as the machine's, apart from the labeler's own panel."""
-        palette = self.palette()
-        window = palette.color(QPalette.ColorRole.Window)
+        """A faint tint marks the box as the machine's, apart from the labeler's own panel
+        (from the application's palette, so a theme switch re-tints it)."""
+        window = QApplication.palette(self).color(QPalette.ColorRole.Window)
         tinted = window.darker(106) if window.lightness() > 128 else window.lighter(125)
+        palette = QPalette()  # only the background is ours; text follows the theme
         palette.setColor(QPalette.ColorRole.Window, tinted)
-        self.setPalette(palette)
+        self._tinting = True
+        try:
+            self.setPalette(palette)
+        finally:
+            self._tinting = False
         self.setAutoFillBackground(True)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        kinds = (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
+        if event.type() in kinds and not self._tinting:
+            self._tint()
 
     def set_verdict_titles(self, titles: Mapping[str, str]) -> None:
         self._titles = dict(titles)

@@ -137,6 +137,11 @@ def test_context_tab_shows_the_campaign_and_opens_a_sibling(
     window = open_demo(open_window, demo_url, tmp_path)
     first, *others = group_ids(demo_url, "A")
     show(qtbot, window, first)
+    wait_suggestion(qtbot, window, first)
+    qtbot.waitUntil(window.is_settled, timeout=5000)
+    # Nothing is loaded or drawn for a tab nobody looks at (pyqtgraph waits too).
+    assert window.detection.panel.data is None
+    assert window.detection.panel.sections["cluster"].timeline.graphics is None
     window.tabs.setCurrentWidget(window.detection.panel)
     panel = wait_context(qtbot, window, first)
     cluster = panel.sections["cluster"]
