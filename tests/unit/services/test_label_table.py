@@ -1,0 +1,143 @@
+"""The cached label table behind progress and agreement: a refresh after labels changed through
+the services sees the change (incrementally), and the merged table equals a fresh full read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from annotator.domain.label import EvidenceSpan, Label
+from annotator.services import label_table as lt
+from annotator.services.agreement import agreement_report
+from annotator.services.labeling import LabelingService
+from annotator.services.progress import progress
+from annotator.services.projects import get_project
+from annotator.store.database import Database
+from tests.unit.agreement.lead_world import LEAD, make_project, open_db
+
+ARRAYS = (
+    "ids",
+    "trace",
+    "annotator",
+    "seconds",
+    "when",
+    "submitted",
+    "span_turn",
+    "span_block",
+    "span_start",
+    "span_end",
+)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = open_db(tmp_path / "table.db")
+    yield database
+    database.dispose()
+
+
+def _table(db: Database) -> lt.LabelTable:
+    with db.session() as session:
+        pid = get_project(session, "P").id
+        return lt.label_table(db, session.connection(), pid)
+
+
+def _decoded(table: lt.LabelTable) -> dict[str, object]:
+    """The table with codes replaced by values (vocabularies may be ordered differently after
+    an incremental update)."""
+    out: dict[str, object] = {name: getattr(table, name).tolist() for name in ARRAYS}
+    out["status"] = [table.statuses[c] for c in table.status]
+    out["verdict"] = [None if c < 0 else table.verdicts[c] for c in table.verdict]
+    out["tags"] = sorted(
+        (int(table.ids[r]), *table.tag_vocab[c])
+        for r, c in zip(table.tag_row, table.tag_code, strict=True)
+    )
+    out["span_row"] = [int(table.ids[r]) for r in table.span_row]
+    return out
+
+
+def _label(verdict: str, *tags: str, span: tuple[int, int] | None = None) -> Label:
+    return Label(
+        verdict=verdict,
+        tags=tags,
+        confidence=2,
+        spans=(EvidenceSpan(turn=1, block=0, start=span[0], end=span[1]),) if span else (),
+    )
+
+
+def test_changes_through_the_services_are_merged_like_a_full_read(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = make_project(db, n=8)
+    ann, bob = LabelingService(db, "P", "ann"), LabelingService(db, "P", "bob")
+    for i in range(6):
+        ann.submit(ids[i], _label("legitimate", "REASONING_ELICIT", span=(1, 9)), 20.0)
+        bob.submit(ids[i], _label("legitimate" if i % 2 else "suspected_distillation"), 30.0)
+    first = _table(db)
+    assert len(first) == 12
+    assert _table(db) is first  # unchanged: the cached table itself
+
+    before = progress(db, "P", lead=LEAD)
+    assert before.verdicts == {"legitimate": 9, "suspected_distillation": 3}
+    # A relabel (row updated in place), a skip, a new label: an incremental update.
+    bob.submit(ids[0], _label("legitimate", "REASONING_ELICIT", span=(3, 7)), 5.0)
+    ann.skip(ids[1], 4.0)
+    ann.submit(ids[7], _label("cannot_determine"), 12.0)
+    with monkeypatch.context() as patch:
+        patch.setattr(lt, "_full", None)  # the merge must not fall back to a full read
+        merged = _table(db)
+    assert merged is not first and len(merged) == 13
+    lt.clear_cache()
+    full = _table(db)
+    assert full is not merged
+    assert _decoded(merged) == _decoded(full)
+
+    after = progress(db, "P", lead=LEAD)
+    assert after.verdicts == {"legitimate": 9, "suspected_distillation": 2, "cannot_determine": 1}
+    assert after.tags == {"REASONING_ELICIT": 6}
+    by = {p.name: p for p in after.labelers}
+    assert (by["ann"].done, by["ann"].skipped, by["bob"].done) == (6, 1, 6)
+    report = agreement_report(db, "P", lead=LEAD, bootstrap=0)
+    lt.clear_cache()
+    assert agreement_report(db, "P", lead=LEAD, bootstrap=0).as_dict() == report.as_dict()
+    assert report.verdict.n_pairable == 5
+
+
+def test_a_deleted_label_forces_a_full_read(db: Database) -> None:
+    ids = make_project(db, n=4)
+    ann = LabelingService(db, "P", "ann")
+    for trace_id in ids:
+        ann.submit(trace_id, _label("legitimate"), 10.0)
+    assert len(_table(db)) == 4
+    with db.session() as session:
+        session.execute(text("DELETE FROM labels WHERE trace_id = :t"), {"t": ids[2]})
+    table = _table(db)
+    assert len(table) == 3 and ids[2] not in table.trace.tolist()
+    assert progress(db, "P", lead=LEAD).verdicts == {"legitimate": 3}
+
+
+def test_many_changes_fall_back_to_a_full_read(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = make_project(db, n=5)
+    ann = LabelingService(db, "P", "ann")
+    ann.submit(ids[0], _label("legitimate"), 10.0)
+    first = _table(db)
+    monkeypatch.setattr(lt, "INCREMENTAL_LIMIT", 2)
+    calls: list[int] = []
+    full = lt._full
+
+    def counting_full(*args: object, **kwargs: object) -> lt.LabelTable:
+        calls.append(1)
+        return full(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lt, "_full", counting_full)
+    for trace_id in ids[1:]:
+        ann.submit(trace_id, _label("suspected_distillation"), 10.0)
+    table = _table(db)
+    assert calls == [1] and table is not first
+    assert sorted(np.asarray(table.trace).tolist()) == sorted(ids)
