@@ -204,10 +204,10 @@ def members_list_cmd(ctx: click.Context, project: str, as_json: bool) -> None:
 )
 @click.option(
     "--order",
-    type=click.Choice(["random", "import", "score"]),
+    type=click.Choice(["random", "import", "score", "uncertainty"]),
     default="random",
     show_default=True,
-    help="Which items first.",
+    help="Which items first (uncertainty: least certain heuristic suggestion first).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random order.")
 @click.option(

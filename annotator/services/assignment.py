@@ -19,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from annotator.domain.label import Label, LabelStatus, validate_label
 from annotator.domain.schema import LabelSchema
+from annotator.services.detection.suggest import DETECTOR, SUSPECT_AT
 from annotator.services.projects import get_project
 from annotator.services.review import (
     ReviewError,
@@ -52,7 +53,9 @@ __all__ = [
     "unmark_gold",
 ]
 
-ORDERS = ("random", "import", "score")
+ORDERS = ("random", "import", "score", "uncertainty")
+"""``uncertainty``: items whose heuristic suggestion is least certain first (score nearest the
+suspect line, as ``detection.suggest.ordered_trace_ids``), items without a suggestion last."""
 SCORE_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "reasoning_chars": TraceRow.reasoning_chars,
     "input_tokens": TraceRow.input_tokens,
@@ -138,6 +141,15 @@ def _ordered_candidates(
 ) -> list[int]:
     """Trace ids of the project (gold or not), in the requested order."""
     where = [TraceRow.project_id == project.id, TraceRow.is_gold.is_(gold)]
+    if order == "uncertainty":
+        # The same definition as suggest.ordered_trace_ids, but in SQL inside this transaction.
+        distance = (
+            select(func.abs(Suggestion.score - SUSPECT_AT))
+            .where(Suggestion.trace_id == TraceRow.id, Suggestion.detector == DETECTOR)
+            .scalar_subquery()
+        )
+        stmt = select(TraceRow.id).where(*where).order_by(distance.asc().nulls_last(), TraceRow.id)
+        return list(session.scalars(stmt).all())
     if order == "score":
         assert score_column is not None
         if score_column.startswith("suggestion:"):

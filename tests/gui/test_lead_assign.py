@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from annotator.gui.background import Background
 from annotator.gui.lead.assign_dialog import AssignDialog
 from annotator.gui.lead.members_dialog import MembersDialog
+from annotator.services.detection.suggest import DETECTOR
 from annotator.services.review import list_members
 from annotator.store.database import Database
-from annotator.store.models import Annotator, Assignment
+from annotator.store.models import Annotator, Assignment, Suggestion, TraceRow
 from tests.gui.lead_data import LABELERS, LEAD, bg_fixture, team_fixture  # noqa: F401
 
 Team = tuple[Database, list[int]]
@@ -115,3 +116,40 @@ def test_members_dialog_adds_and_changes_roles(qtbot: QtBot, team: Team, bg: Bac
     qtbot.waitUntil(lambda: not dialog.busy, timeout=15_000)
     assert "only lead" in dialog.message.text()
     assert dialog.message.objectName() == "problems"
+
+
+def test_order_by_uncertainty_and_by_suggestion_score(
+    qtbot: QtBot, team: Team, bg: Background
+) -> None:
+    db, ids = team
+    free = ids[21:-2]  # not gold, not yet assigned (the fixture hands out ids[3:21])
+    scores = dict(zip(free, (0.95, 0.1, 0.62, 0.5, 0.3, 0.75), strict=False))
+    with db.session() as session:
+        pid = session.scalar(select(TraceRow.project_id).where(TraceRow.id == ids[0]))
+        assert pid is not None
+        for trace_id, score in scores.items():
+            session.add(
+                Suggestion(project_id=pid, trace_id=trace_id, detector=DETECTOR, score=score)
+            )
+    dialog = _dialog(qtbot, bg, db)
+    dialog.set_chosen(["ann"])
+    dialog.n_items.setValue(4)
+    dialog.order.setCurrentIndex(dialog.order.findData("uncertainty"))
+    assert dialog.order.currentText() == "Least certain suggestion first"
+    assert not dialog.score.isEnabled()  # the uncertainty order needs no score column
+    with qtbot.waitSignal(dialog.assigned, timeout=15_000) as signal:
+        dialog.assign_button.click()
+    nearest = sorted(scores, key=lambda t: (abs(scores[t] - 0.6), t))
+    first = list(signal.args[0].trace_ids)
+    assert first == nearest[:4]
+    # The detector's score is one of the score columns: highest first, items nobody has yet
+    # (ann's four are taken now) before the others, items without a suggestion last.
+    dialog.set_chosen(["bob"])
+    dialog.order.setCurrentIndex(dialog.order.findData("score"))
+    dialog.score.setCurrentIndex(dialog.score.findData(f"suggestion:{DETECTOR}"))
+    with qtbot.waitSignal(dialog.assigned, timeout=15_000) as signal:
+        dialog.assign_button.click()
+    highest = [*sorted(scores, key=lambda t: (-scores[t], t)), free[-1]]
+    fresh = [t for t in highest if t not in first]
+    assert list(signal.args[0].trace_ids) == [*fresh, *(t for t in highest if t in first)][:4]
+    assert fresh[-1] == free[-1]  # the one without a suggestion ends the fresh items

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from annotator.gui.background import Background
 from annotator.gui.lead.contrast import tune_base
 from annotator.services.assignment import ORDERS, SCORE_COLUMNS, AssignmentResult, assign
+from annotator.services.detection.suggest import DETECTOR
 from annotator.services.review import MemberInfo, list_members
 from annotator.store.database import Database
 
@@ -31,6 +32,7 @@ ORDER_TITLES = {
     "random": "Random (seeded)",
     "import": "Import order",
     "score": "By a score (highest first)",
+    "uncertainty": "Least certain suggestion first",
 }
 
 
@@ -89,11 +91,18 @@ class AssignDialog(QDialog):
         self.order = QComboBox()
         for value in ORDERS:
             self.order.addItem(ORDER_TITLES.get(value, value), value)
+        self.order.setItemData(
+            self.order.findData("uncertainty"),
+            "Items whose heuristic suggestion is nearest the suspect line first; "
+            "items with no suggestion last",
+            Qt.ItemDataRole.ToolTipRole,
+        )
         self.order.currentIndexChanged.connect(self._order_changed)
         form.addRow("Order", self.order)
         self.score = QComboBox()
         for column in SCORE_COLUMNS:
             self.score.addItem(column, column)
+        self.score.addItem(f"suggestion score ({DETECTOR})", f"suggestion:{DETECTOR}")
         form.addRow("Score", self.score)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2_000_000_000)

@@ -19,10 +19,11 @@ from annotator.services.assignment import (
     unassign,
     unmark_gold,
 )
+from annotator.services.detection.suggest import DETECTOR, ordered_trace_ids
 from annotator.services.labeling import LabelingService
 from annotator.services.review import RoleError
 from annotator.store.database import Database
-from annotator.store.models import Annotator, Assignment, LabelRow, TraceRow
+from annotator.store.models import Annotator, Assignment, LabelRow, Suggestion, TraceRow
 from tests.unit.agreement.lead_world import LABELERS, LEAD, make_project, open_db, put_label
 
 
@@ -109,6 +110,33 @@ def test_orders_random_import_score(db: Database) -> None:
     assert min(scores) >= max(chars[t] for t in ids if t not in by_score.trace_ids)
     one = assign(db, "P", n_items=5, labelers=["cy"], order="random", seed=42, assigned_by=LEAD)
     assert list(one.trace_ids) != sorted(one.trace_ids)
+
+
+def test_uncertainty_order_puts_least_certain_suggestions_first(db: Database) -> None:
+    ids = make_project(db, n=12)
+    # Scores around the suspect line (0.6); a second detector's rows must not count; the
+    # last four traces have no heuristic suggestion at all.
+    scores = [0.95, 0.61, 0.1, 0.55, 0.3, 0.0, 0.7, 0.6]
+    with db.session() as session:
+        pid = session.scalar(select(TraceRow.project_id).where(TraceRow.id == ids[0]))
+        assert pid is not None
+        for trace_id, score in zip(ids, scores, strict=False):
+            session.add(
+                Suggestion(project_id=pid, trace_id=trace_id, detector=DETECTOR, score=score)
+            )
+        session.add(Suggestion(project_id=pid, trace_id=ids[10], detector="other", score=0.6))
+    result = assign(db, "P", n_items=12, labelers=["ann"], order="uncertainty", assigned_by=LEAD)
+    expected = [ids[7], ids[1], ids[3], ids[6], ids[4], ids[0], ids[2], ids[5], *ids[8:]]
+    assert list(result.trace_ids) == expected
+    assert queues(db)["ann"] == expected
+    # The same order as the detection service gives for the whole project.
+    assert list(result.trace_ids) == ordered_trace_ids(db, pid, by="uncertainty")
+    # With every item taken by ann, a second labeler gets them in the same order.
+    more = assign(db, "P", n_items=3, labelers=["bob"], order="uncertainty", assigned_by=LEAD)
+    assert list(more.trace_ids) == expected[:3]
+    with pytest.raises(AssignmentError, match="only 12 of the project's 12 items"):
+        assign(db, "P", n_items=13, labelers=["cy"], order="uncertainty", assigned_by=LEAD)
+    assert len(queues(db)) == 2 and "cy" not in queues(db)
 
 
 def test_random_order_is_reproducible_with_the_seed(tmp_path: Path) -> None:
