@@ -1,5 +1,6 @@
 """The lead's dashboard on a real database with three labelers: it refreshes off the GUI
-thread, every chart gets data, charts export as PNG, and errors show in the window."""
+thread, every chart gets data, charts export as PNG, the detector section shows the service's
+report once detection has run, and errors show in the window."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QTableWidget
 from pytestqt.qtbot import QtBot
 
+from annotator.domain.label import Label
 from annotator.gui.background import Background
 from annotator.gui.lead import dashboard
-from annotator.gui.lead.dashboard import CHARTS, DashboardWindow
-from annotator.services.projects import add_member, create_project
+from annotator.gui.lead.dashboard import CHARTS, DETECTOR_CHART, DashboardWindow
+from annotator.services.detection.report import detector_report
+from annotator.services.detection.suggest import run_detection
+from annotator.services.projects import add_member, create_project, project_info
+from annotator.services.review import set_final_label
 from annotator.store.database import Database
 from tests.gui.lead_data import LABELERS, LEAD, bg_fixture, open_db, team_fixture  # noqa: F401
 
@@ -28,11 +34,23 @@ def _open(qtbot: QtBot, runner: Background, db: Database, who: str = LEAD) -> Da
     return window
 
 
+def _cells(table: QTableWidget) -> list[list[str]]:
+    out = []
+    for r in range(table.rowCount()):
+        row = []
+        for c in range(table.columnCount()):
+            item = table.item(r, c)
+            row.append("" if item is None else item.text())
+        out.append(row)
+    return out
+
+
 def test_refresh_fills_every_chart(qtbot: QtBot, team: Team, bg: Background) -> None:
     db, _ids = team
+    run_detection(db, project_info(db, "P").id)
     window = _open(qtbot, bg, db)
     assert window.data is not None
-    assert {key for key, _ in CHARTS} == set(window.charts)
+    assert {*(key for key, _ in CHARTS), DETECTOR_CHART[0]} == set(window.charts)
     for key, chart in window.charts.items():
         assert chart.points > 0, f"chart {key} has no data ({chart.note.text()})"
         assert chart.note.text() in ("", "under a minute of work: no rate"), key
@@ -42,12 +60,74 @@ def test_refresh_fills_every_chart(qtbot: QtBot, team: Team, bg: Background) -> 
     assert window.charts["verdicts"].points == len(report.verdicts)
     assert window.charts["tags"].points == len(report.tags) + len(report.counter_tags)
     assert window.charts["gold"].points == len(LABELERS)  # everyone labeled the 3 gold items
+    assert window.data.detector is not None and window.data.detector.items > 0
     assert window.table.rowCount() == len(LABELERS) + 1  # and the lead
     cells = [window.table.item(r, 0) for r in range(window.table.rowCount())]
     names = {cell.text() for cell in cells if cell is not None}
     assert names == {*LABELERS, LEAD}
     assert "5 gold" in window.summary.text()
     assert window.status.text().startswith("updated")
+
+
+def test_detector_section_shows_the_service_report(
+    qtbot: QtBot, team: Team, bg: Background
+) -> None:
+    db, ids = team
+    window = _open(qtbot, bg, db)
+    section = window.detector
+    # No suggestions yet: a note, empty tables, an empty chart.
+    assert window.data is not None and window.data.detector is None
+    assert section.summary.text().startswith("No heuristic suggestions yet")
+    assert section.tags.rowCount() == section.confusion.rowCount() == 0
+    assert window.charts["detector"].points == 0
+    assert window.charts["detector"].note.text() == "no suggestions yet"
+
+    pid = project_info(db, "P").id
+    run_detection(db, pid)
+    # Two settled items whose final labels carry tags the detector suggests (ids[5]
+    # overrides the labelers' agreement; ids[20] was never labeled).
+    for tid, verdict in ((ids[5], "suspected_distillation"), (ids[20], "legitimate")):
+        label = Label(verdict=verdict, confidence=3, tags=["REASONING_ELICIT"])
+        set_final_label(db, "P", lead=LEAD, trace=tid, label=label)
+    with qtbot.waitSignal(window.refreshed, timeout=15_000):
+        window.refresh_button.click()
+    report = detector_report(db, pid)
+    assert window.data.detector is not None
+    assert window.data.detector.as_dict() == report.as_dict()
+    assert report.items > 0 and report.adjudicated == 2
+
+    measured = {t: c for t, c in report.tags.items() if c.tp + c.fp + c.fn}
+    assert "REASONING_ELICIT" in measured and measured["REASONING_ELICIT"].tp >= 1
+    rows = _cells(section.tags)
+    assert [r[0] for r in rows] == ["verdict: suspected_distillation", *measured]
+    o = report.overall
+    assert rows[0][3:] == [str(o.tp + o.fn), str(o.tp), str(o.fp), str(o.fn), str(o.tn)]
+    for row in rows[1:]:
+        c = measured[row[0]]
+        pct = [("–" if v is None else f"{v:.0%}") for v in (c.precision, c.recall)]
+        assert row[1:] == [*pct, str(c.tp + c.fn), str(c.tp), str(c.fp), str(c.fn), str(c.tn)]
+
+    resolved = sorted({v for row in report.confusion.values() for v in row})
+    header = [
+        section.confusion.horizontalHeaderItem(c).text()
+        for c in range(section.confusion.columnCount())
+    ]
+    assert header == ["Suggested", *resolved]
+    expected = [[s, *(str(row.get(v, 0)) for v in resolved)] for s, row in report.confusion.items()]
+    assert _cells(section.confusion) == expected
+    counted = sum(int(n) for row in _cells(section.confusion) for n in row[1:])
+    assert counted == report.items
+
+    anchoring = _cells(section.anchoring)
+    assert [r[:2] for r in anchoring] == [
+        ["with suggestions shown", str(report.anchoring["with"]["labels"])],
+        ["without suggestions", str(report.anchoring["without"]["labels"])],
+    ]
+    # A precision and a recall bar per measured tag where defined.
+    chart = window.charts["detector"]
+    defined = sum((c.precision is not None) + (c.recall is not None) for c in measured.values())
+    assert chart.points == defined > 0 and chart.note.text() == ""
+    assert "precision" in section.summary.text()
 
 
 def test_refresh_runs_off_the_gui_thread(

@@ -1,9 +1,12 @@
 """The lead's dashboard: progress over time, throughput, time per item, verdicts and tags,
-agreement per labeler and over time, gold accuracy; each chart exports as PNG.
+agreement per labeler and over time, gold accuracy, and how good the heuristic suggestions are
+(the detector report); each chart exports as PNG.
 
-The numbers come from :func:`annotator.services.progress.progress` and
+The numbers come from :func:`annotator.services.progress.progress`,
 :func:`annotator.services.agreement.agreement_report` (without bootstrap: intervals are for the
-CLI report, the dashboard wants speed), computed on a background thread; the window only draws.
+CLI report, the dashboard wants speed) and
+:func:`annotator.services.detection.lead_report.lead_detector_report`, computed on background
+threads; the window only draws.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from PySide6.QtWidgets import (
 
 from annotator.gui.background import Background
 from annotator.services.agreement import AgreementReport, agreement_report
+from annotator.services.detection.lead_report import lead_detector_report
+from annotator.services.detection.report import POSITIVE, Counts, DetectorReport
 from annotator.services.progress import ProgressReport, progress
 from annotator.store.database import Database
 
@@ -53,6 +58,8 @@ CHARTS = (
     ("agreement_time", "Agreement over time (verdict, per day)"),
     ("gold", "Gold accuracy per labeler"),
 )
+DETECTOR_CHART = ("detector", "Detector precision and recall per tag")
+"""Drawn inside the Detector section, below the grid of charts; exported like the others."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,8 @@ class DashboardData:
     progress: ProgressReport
     agreement: AgreementReport
     seconds: float
+    detector: DetectorReport | None = None
+    """None when the project has no heuristic suggestion yet."""
 
 
 def load_progress(db: Database, project: str, lead: str, bucket: str) -> ProgressReport:
@@ -74,12 +83,18 @@ def load_agreement(db: Database, project: str, lead: str) -> AgreementReport:
     return agreement_report(db, project, lead=lead, bootstrap=0)
 
 
+def load_detector(db: Database, project: str, lead: str) -> DetectorReport | None:
+    """Lead-only; None (and no label read) when the project has no suggestion yet."""
+    return lead_detector_report(db, project, lead=lead)
+
+
 def load_dashboard(db: Database, project: str, *, lead: str, bucket: str = "day") -> DashboardData:
-    """The dashboard's numbers one after the other (the window runs the two in parallel)."""
+    """The dashboard's numbers one after the other (the window runs them in parallel)."""
     start = time.perf_counter()
     report = load_progress(db, project, lead, bucket)
     agreement = load_agreement(db, project, lead)
-    return DashboardData(report, agreement, time.perf_counter() - start)
+    detector = load_detector(db, project, lead)
+    return DashboardData(report, agreement, time.perf_counter() - start, detector)
 
 
 def _epoch(moment: datetime) -> float:
@@ -231,6 +246,166 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "–" if value is None else format(value, spec)
 
 
+def _fixed_table(columns: Sequence[str]) -> QTableWidget:
+    """A read-only table of plain-text items that shows all its rows (the window scrolls)."""
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(list(columns))
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    return table
+
+
+def _fill(table: QTableWidget, rows: Sequence[Sequence[str]]) -> None:
+    """Plain-text cells (never HTML); numbers right-aligned; height fitted to the rows."""
+    table.setRowCount(len(rows))
+    for r, cells in enumerate(rows):
+        for col, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            if col >= 1:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(r, col, item)
+    height = sum(table.rowHeight(r) for r in range(table.rowCount()))
+    table.setFixedHeight(height + table.horizontalHeader().height() + 4)
+
+
+def measured_tags(report: DetectorReport) -> dict[str, Counts]:
+    """Tags with something to measure (suggested or chosen at least once on a resolved item);
+    a tag neither side ever used has only true negatives."""
+    return {t: c for t, c in report.tags.items() if c.tp + c.fp + c.fn}
+
+
+def _counts_row(name: str, c: Counts) -> list[str]:
+    return [
+        name,
+        _fmt(c.precision, ".0%"),
+        _fmt(c.recall, ".0%"),
+        str(c.tp + c.fn),
+        *map(str, (c.tp, c.fp, c.fn, c.tn)),
+    ]
+
+
+def detector_rows(report: DetectorReport) -> list[list[str]]:
+    """The per-tag table: the overall (verdict) row first, then each measured tag. Support is
+    the number of resolved items that carry the tag (tp + fn)."""
+    rows = [_counts_row(f"verdict: {POSITIVE}", report.overall)]
+    rows.extend(_counts_row(tag, c) for tag, c in measured_tags(report).items())
+    return rows
+
+
+def confusion_rows(report: DetectorReport) -> tuple[list[str], list[list[str]]]:
+    """(resolved verdicts as columns, one row per suggested verdict with its counts)."""
+    resolved = sorted({v for row in report.confusion.values() for v in row})
+    rows = [
+        [suggested, *(str(row.get(v, 0)) for v in resolved)]
+        for suggested, row in report.confusion.items()
+    ]
+    return resolved, rows
+
+
+def anchoring_rows(report: DetectorReport) -> list[list[str]]:
+    """Labels made with and without suggestions shown, and how often they matched the
+    suggestion (a check for anchoring)."""
+    titles = {"with": "with suggestions shown", "without": "without suggestions"}
+    rows = []
+    for key, values in report.anchoring.items():
+        share = values.get("match_suggestion")
+        rows.append(
+            [
+                titles.get(key, key),
+                str(values.get("labels", 0)),
+                _fmt(share if isinstance(share, float) else None, ".0%"),
+            ]
+        )
+    return rows
+
+
+class DetectorSection(QFrame):
+    """How good the heuristic suggestions are on items whose label is settled: precision,
+    recall and support per tag, the suggested-vs-resolved verdict table, labels made with and
+    without suggestions, and a precision/recall chart."""
+
+    def __init__(self, chart: Chart) -> None:
+        super().__init__()
+        self.setObjectName("detectorSection")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 6)
+        title = QLabel("Detector: heuristic suggestions against resolved labels")
+        bold = QFont(title.font())
+        bold.setBold(True)
+        title.setFont(bold)
+        layout.addWidget(title)
+        self.summary = QLabel("")
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary.setWordWrap(True)
+        layout.addWidget(self.summary)
+        top = QHBoxLayout()
+        self.tags = _fixed_table(["Tag", "Precision", "Recall", "Support", "TP", "FP", "FN", "TN"])
+        self.tags.horizontalHeader().setSectionResizeMode(
+            0, QHeaderView.ResizeMode.ResizeToContents
+        )
+        top.addWidget(self.tags, 3, Qt.AlignmentFlag.AlignTop)
+        self.chart = chart
+        top.addWidget(chart, 2)
+        layout.addLayout(top)
+        bottom = QHBoxLayout()
+        box = QVBoxLayout()
+        box.addWidget(QLabel("Suggested verdict (rows) against resolved verdict (columns)"))
+        self.confusion = _fixed_table(["Suggested"])
+        box.addWidget(self.confusion)
+        box.addStretch(1)
+        bottom.addLayout(box, 3)
+        box = QVBoxLayout()
+        box.addWidget(QLabel("Labels made with and without suggestions"))
+        self.anchoring = _fixed_table(["Labels", "Count", "Match suggestion"])
+        box.addWidget(self.anchoring)
+        box.addStretch(1)
+        bottom.addLayout(box, 2)
+        layout.addLayout(bottom)
+
+    def show_report(self, report: DetectorReport | None) -> None:
+        chart = self.chart
+        if report is None:
+            self.summary.setText(
+                "No heuristic suggestions yet: run detection (annotator detect run) to "
+                "measure them against resolved labels."
+            )
+            for table in (self.tags, self.confusion, self.anchoring):
+                _fill(table, [])
+            chart.set_empty("no suggestions yet")
+            return
+        o = report.overall
+        self.summary.setText(
+            f"{report.detector}: {report.items} resolved items with a suggestion "
+            f"({report.adjudicated} adjudicated, {report.unanimous} unanimous) · "
+            f"{POSITIVE}: precision {_fmt(o.precision, '.0%')}, "
+            f"recall {_fmt(o.recall, '.0%')}"
+        )
+        _fill(self.tags, detector_rows(report) if report.items else [])
+        resolved, rows = confusion_rows(report)
+        self.confusion.setColumnCount(1 + len(resolved))
+        self.confusion.setHorizontalHeaderLabels(["Suggested", *resolved])
+        _fill(self.confusion, rows)
+        _fill(self.anchoring, anchoring_rows(report))
+        measured = measured_tags(report)
+        if not report.items or not measured:
+            chart.set_empty("no resolved items with a suggestion yet")
+            return
+        names = list(measured)
+        _bars(
+            chart,
+            names,
+            [
+                ("precision", [c.precision for c in measured.values()]),
+                ("recall", [c.recall for c in measured.values()]),
+            ],
+            horizontal=True,
+        )
+        chart.plot.setXRange(0.0, 1.45, padding=0)  # room for the legend beside the bars
+        chart.plot.setMinimumHeight(max(230, 30 * len(names) + 50))
+
+
 class DashboardWindow(QWidget):
     """A top-level window; ``refreshed`` fires after each refresh has been drawn."""
 
@@ -257,6 +432,7 @@ class DashboardWindow(QWidget):
         self._parts: dict[str, object] = {}
         self._failure: BaseException | None = None
         self._started = 0.0
+        self._expected = 0
         self.setWindowTitle(f"Dashboard - {project}")
         self.resize(1280, 900)
 
@@ -309,6 +485,12 @@ class DashboardWindow(QWidget):
             chart.export_button.clicked.connect(lambda _c=False, k=key: self.ask_export(k))
             self.charts[key] = chart
             grid.addWidget(chart, 1 + n // 2, n % 2)
+        key, title = DETECTOR_CHART
+        chart = Chart(key, title)
+        chart.export_button.clicked.connect(lambda _c=False, k=key: self.ask_export(k))
+        self.charts[key] = chart
+        self.detector = DetectorSection(chart)
+        grid.addWidget(self.detector, 2 + (len(CHARTS) - 1) // 2, 0, 1, 2)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -320,9 +502,9 @@ class DashboardWindow(QWidget):
     # -- refreshing ------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Recompute off the GUI thread: progress and agreement as two parallel jobs (most of
-        their time is SQLite, which runs without the GIL), drawn when both are in. A refresh
-        asked for meanwhile runs after this one."""
+        """Recompute off the GUI thread: progress, agreement and the detector report as
+        parallel jobs (most of their time is SQLite, which runs without the GIL), drawn when all
+        are in. A refresh asked for meanwhile runs after this one."""
         if self.refreshing:
             self._again = True
             return
@@ -337,7 +519,9 @@ class DashboardWindow(QWidget):
         jobs: dict[str, Callable[[], object]] = {
             "progress": lambda: load_progress(db, project, lead, bucket),
             "agreement": lambda: load_agreement(db, project, lead),
+            "detector": lambda: load_detector(db, project, lead),
         }
+        self._expected = len(jobs)
         for key, job in jobs.items():
             done = partial(self._part_done, key)
             self.bg.run(job, done, done, context=self)
@@ -346,14 +530,17 @@ class DashboardWindow(QWidget):
         self._parts[key] = result
         if isinstance(result, BaseException) and self._failure is None:
             self._failure = result
-        if len(self._parts) < 2:
+        if len(self._parts) < self._expected:
             return
         if self._failure is not None:
             self._load_failed(self._failure)
             return
         report, agreement = self._parts["progress"], self._parts["agreement"]
+        detector = self._parts["detector"]
         assert isinstance(report, ProgressReport) and isinstance(agreement, AgreementReport)
-        self._loaded(DashboardData(report, agreement, time.perf_counter() - self._started))
+        assert detector is None or isinstance(detector, DetectorReport)
+        seconds = time.perf_counter() - self._started
+        self._loaded(DashboardData(report, agreement, seconds, detector))
 
     def _finish(self) -> None:
         self.refreshing = False
@@ -399,6 +586,7 @@ class DashboardWindow(QWidget):
         self._draw_agreement(agreement)
         self._draw_agreement_time(agreement)
         self._draw_gold(agreement)
+        self.detector.show_report(data.detector)
         self._apply_palette()
 
     def _fill_table(self, data: DashboardData) -> None:
