@@ -161,21 +161,34 @@ def resolve(
         if entry.verdict != verdict:
             continue
         n_agree += 1
-        tag_list, counter_list, conf, raw_spans = _parts(entry.label, entry.clean)
-        for tag in set(tag_list):
+        label = entry.label
+        if entry.clean:  # the common case, inlined: this runs for every exported label
+            tag_list, counter_list, conf, raw_spans = (
+                label["tags"],
+                label["counter_tags"],
+                label["confidence"],
+                label["spans"],
+            )
+        else:
+            tag_list, counter_list, conf, raw_spans = _parts(label, False)
+        for tag in set(tag_list) if len(tag_list) > 1 else tag_list:
             tags[tag] = tags.get(tag, 0) + 1
-        for tag in set(counter_list):
+        for tag in set(counter_list) if len(counter_list) > 1 else counter_list:
             counter[tag] = counter.get(tag, 0) + 1
         if conf is not None:
             confidences.append(conf)
         if raw_spans:
             _collect_spans(spans, raw_spans, entry.annotator, entry.clean)
     half = n_agree / 2
-    confidences.sort()
-    res.tags = tuple(sorted(t for t, n in tags.items() if n >= half))
-    res.counter_tags = tuple(sorted(t for t, n in counter.items() if n >= half))
-    res.confidence = confidences[(len(confidences) - 1) // 2] if confidences else None
-    res.spans = tuple(spans[k] for k in sorted(spans))
+    if tags:
+        res.tags = tuple(sorted([t for t, n in tags.items() if n >= half]))
+    if counter:
+        res.counter_tags = tuple(sorted([t for t, n in counter.items() if n >= half]))
+    if confidences:
+        confidences.sort()
+        res.confidence = confidences[(len(confidences) - 1) // 2]
+    if spans:
+        res.spans = tuple([spans[k] for k in sorted(spans)])
     return res
 
 

@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -634,6 +635,16 @@ def _trace_columns(options: ExportOptions) -> list[Any]:
     return [*_TRACE_COLUMNS, _T.c.original] if options.include_original else list(_TRACE_COLUMNS)
 
 
+_BY_ANNOTATOR = attrgetter("annotator")
+
+
+class _Names(dict[int, str]):
+    """Annotator names by id; an id without a row (deleted since) reads as ``#id``."""
+
+    def __missing__(self, key: int) -> str:
+        return f"#{key}"
+
+
 def _build(
     reads: _Reads,
     options: ExportOptions,
@@ -644,6 +655,7 @@ def _build(
     adjudication, in the given order."""
     steps = options.resolve
     raw_turns = options.view == "full"
+    names = _Names(people)
     ids = _ids(reads.conn, [t[0] for t in traces])
     labels: dict[int, list[LabelEntry]] = defaultdict(list)
     for (
@@ -662,7 +674,7 @@ def _build(
         label, clean = _label_object(lj)
         labels[tid].append(
             LabelEntry(
-                annotator=people.get(aid, f"#{aid}"),
+                annotator=names[aid],
                 status=status,
                 verdict=verdict,
                 label=label,
@@ -679,7 +691,7 @@ def _build(
         label, clean = _label_object(lj)
         adjudications[tid].append(
             AdjudicationEntry(
-                lead=people.get(lead, f"#{lead}"),
+                lead=names[lead],
                 verdict=verdict,
                 label=label,
                 note=note,
@@ -694,7 +706,7 @@ def _build(
             extra = {k: v for k, v in extra.items() if k not in CARRIED_KEYS}
         entries = labels.get(tid, [])
         if len(entries) > 1:
-            entries.sort(key=lambda e: e.annotator)
+            entries.sort(key=_BY_ANNOTATOR)
         adjs = adjudications.get(tid, [])
         yield (
             t,
