@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -329,6 +330,8 @@ class DetectorSection(QFrame):
         super().__init__()
         self.setObjectName("detectorSection")
         self.setFrameShape(QFrame.Shape.StyledPanel)
+        # Its own height, not a share of the window's: the tables are fitted to their rows.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 6)
         title = QLabel("Detector: heuristic suggestions against resolved labels")
@@ -403,7 +406,7 @@ class DetectorSection(QFrame):
             horizontal=True,
         )
         chart.plot.setXRange(0.0, 1.45, padding=0)  # room for the legend beside the bars
-        chart.plot.setMinimumHeight(max(230, 30 * len(names) + 50))
+        chart.plot.setFixedHeight(max(230, 28 * len(names) + 60))  # bars, not empty space
 
 
 class DashboardWindow(QWidget):
