@@ -17,9 +17,11 @@ rows of their (trace, labeler) pairs are read again.
 
 from __future__ import annotations
 
+import gc
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +42,8 @@ NONE_CODE = -1
 INCREMENTAL_LIMIT = 20_000
 """Above this many changed (trace, labeler) pairs a full reload is cheaper than lookups."""
 _CHUNK = 400
+_FETCH = 20_000
+"""Rows per fetch of a full read."""
 """Pairs per lookup query (SQLite's bound-parameter limit is far above 2 x 400)."""
 
 
@@ -85,19 +89,22 @@ class LabelTable:
 
 @dataclass
 class _Parsed:
-    """Rows being read, before they become arrays."""
+    """Rows read so far, as numpy chunks (Python objects per row would be kept alive and make
+    the garbage collector rescan millions of them), with the vocabularies their codes use."""
 
-    ids: list[int]
-    trace: list[int]
-    annotator: list[int]
-    status: list[str]
-    verdict: list[str | None]
-    seconds: list[float]
-    when: list[int]
-    submitted: list[int]
-    tag_row: list[int]
-    tag: list[tuple[str, str]]
-    spans: list[tuple[int, int, int, int, int]]
+    statuses: list[str]
+    verdicts: list[str]
+    tag_vocab: list[tuple[str, str]]
+    columns: dict[str, list[IntArray | FloatArray]]
+    tag_row: list[IntArray]
+    tag_code: list[IntArray]
+    spans: list[IntArray]
+
+    def column(self, name: str) -> IntArray | FloatArray:
+        parts = self.columns.get(name, [])
+        if name == "seconds":
+            return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0, np.float64)
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
 def _time_sql(dialect: str, column: str) -> str:
@@ -116,9 +123,12 @@ def _select_sql(dialect: str, where: str) -> str:
     )
 
 
-def _rows(connection: Connection, where: str, params: dict[str, Any]) -> Iterable[Sequence[Any]]:
-    """Rows of the label query; a driver-level cursor on SQLite (about 5x cheaper per row
-    than SQLAlchemy result rows), named parameters elsewhere."""
+def _rows(
+    connection: Connection, where: str, params: dict[str, Any]
+) -> Iterable[Sequence[Sequence[Any]]]:
+    """Chunks of rows of the label query: a driver-level cursor on SQLite (about 5x cheaper
+    per row than SQLAlchemy result rows), named parameters elsewhere. Chunks keep memory flat
+    (a million rows with their JSON would hold half a gigabyte at once)."""
     dialect = connection.dialect.name
     sql = _select_sql(dialect, where)
     if dialect == "sqlite":
@@ -127,67 +137,122 @@ def _rows(connection: Connection, where: str, params: dict[str, Any]) -> Iterabl
         cursor = raw.cursor()
         try:
             cursor.execute(sql, params)
-            yield from cursor
+            while chunk := cursor.fetchmany(_FETCH):
+                yield chunk
         finally:
             cursor.close()
         return
-    yield from connection.execute(text(sql), params)
+    result = connection.execute(text(sql), params)
+    while chunk := result.fetchmany(_FETCH):
+        yield chunk
 
 
-def _parse(rows: Iterable[Sequence[Any]]) -> _Parsed:
-    """Split rows into columns and pull tags and spans out of ``label_json`` (one orjson parse
-    per row; the label text, rationale and confidence are not needed here)."""
-    out = _Parsed([], [], [], [], [], [], [], [], [], [], [])
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector during a bulk read: the rows are acyclic tuples, and
+    collections triggered by their allocation otherwise double the read time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse(chunks: Iterable[Sequence[Sequence[Any]]], base: LabelTable | None = None) -> _Parsed:
+    """Split rows into columns (``zip`` per chunk, numpy per column, no per-row Python for
+    the plain columns) and pull tags and spans out of ``label_json`` of submitted labels only
+    (one orjson parse per row; text, rationale and confidence are not needed here). Codes
+    extend ``base``'s vocabularies."""
+    out = _Parsed(
+        list(base.statuses) if base else [],
+        list(base.verdicts) if base else [],
+        list(base.tag_vocab) if base else [],
+        {},
+        [],
+        [],
+        [],
+    )
     loads = orjson.loads
     done = LabelStatus.DONE.value
-    for k, (lid, trace_id, aid, status, verdict, seconds, when, submitted, label_json) in enumerate(
-        rows
-    ):
-        out.ids.append(lid)
-        out.trace.append(trace_id)
-        out.annotator.append(aid)
-        out.status.append(status)
-        out.verdict.append(verdict)
-        out.seconds.append(float(seconds or 0.0))
-        out.when.append(NO_TIME if when is None else int(when))
-        out.submitted.append(NO_TIME if submitted is None else int(submitted))
-        if status != done:
-            continue
-        try:
-            data = loads(label_json or "{}")
-        except orjson.JSONDecodeError:
-            continue
-        if not isinstance(data, dict):
-            continue
-        for key in ("tags", "counter_tags"):
-            chosen = data.get(key)
-            if isinstance(chosen, list):
-                for tag in chosen:
-                    out.tag_row.append(k)
-                    out.tag.append((key, str(tag)))
-        spans = data.get("spans")
-        if isinstance(spans, list):
-            for span in spans:
-                out.spans.append(
-                    (k, int(span["turn"]), int(span["block"]), int(span["start"]), int(span["end"]))
-                )
+    offset = 0
+    with _no_gc():
+        for chunk in chunks:
+            ids, traces, aids, statuses, verdicts, seconds, when, submitted, jsons = zip(
+                *chunk, strict=True
+            )
+            for name, values in (
+                ("ids", _ints(ids)),
+                ("trace", _ints(traces)),
+                ("annotator", _ints(aids)),
+                ("status", _codes(statuses, out.statuses)),
+                ("verdict", _codes(verdicts, out.verdicts)),
+                ("seconds", _floats(seconds)),
+                ("when", _times(when)),
+                ("submitted", _times(submitted)),
+            ):
+                out.columns.setdefault(name, []).append(values)
+            tag_rows: list[int] = []
+            tags: list[tuple[str, str]] = []
+            spans: list[tuple[int, int, int, int, int]] = []
+            for k, (status, label_json) in enumerate(zip(statuses, jsons, strict=True), offset):
+                if status != done:
+                    continue
+                try:
+                    data = loads(label_json or "{}")
+                except orjson.JSONDecodeError:
+                    continue
+                if not isinstance(data, dict):
+                    continue
+                for key in ("tags", "counter_tags"):
+                    chosen = data.get(key)
+                    if chosen and isinstance(chosen, list):
+                        for tag in chosen:
+                            tag_rows.append(k)
+                            tags.append((key, str(tag)))
+                found = data.get("spans")
+                if found and isinstance(found, list):
+                    for span in found:
+                        spans.append(
+                            (
+                                k,
+                                int(span["turn"]),
+                                int(span["block"]),
+                                int(span["start"]),
+                                int(span["end"]),
+                            )
+                        )
+            out.tag_row.append(_ints(tag_rows))
+            out.tag_code.append(_codes(tags, out.tag_vocab))
+            out.spans.append(np.asarray(spans, dtype=np.int64).reshape(-1, 5))
+            offset += len(chunk)
     return out
 
 
 def _codes(values: Sequence[Any], vocab: list[Any]) -> IntArray:
     """Codes of ``values`` in ``vocab`` (extended in place); None is :data:`NONE_CODE`."""
-    index = {v: i for i, v in enumerate(vocab)}
-    codes = np.empty(len(values), dtype=np.int64)
-    for k, value in enumerate(values):
-        if value is None:
-            codes[k] = NONE_CODE
-            continue
-        code = index.get(value)
-        if code is None:
-            code = index[value] = len(vocab)
-            vocab.append(value)
-        codes[k] = code
-    return codes
+    for value in sorted(set(values) - set(vocab) - {None}):
+        vocab.append(value)
+    index: dict[Any, int] = {v: i for i, v in enumerate(vocab)}
+    index[None] = NONE_CODE
+    return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+
+
+def _times(values: Sequence[int | None]) -> IntArray:
+    """Epoch seconds with :data:`NO_TIME` for None."""
+    floats = np.asarray(values, dtype=np.float64)
+    missing = np.isnan(floats)
+    out = np.full(floats.shape[0], NO_TIME, dtype=np.int64)
+    out[~missing] = floats[~missing].astype(np.int64)
+    return out
+
+
+def _floats(values: Sequence[float | None]) -> FloatArray:
+    """Seconds spent, 0 for None."""
+    floats = np.asarray(values, dtype=np.float64)
+    floats[np.isnan(floats)] = 0.0
+    return floats
 
 
 def _ints(values: Sequence[int]) -> IntArray:
@@ -201,22 +266,23 @@ def _table(
     keep: np.ndarray[Any, np.dtype[np.bool_]] | None = None,
 ) -> LabelTable:
     """Arrays from ``parsed``, appended to the rows of ``base`` selected by ``keep``, in id order."""
-    statuses = list(base.statuses) if base else []
-    verdicts = list(base.verdicts) if base else []
-    vocab = list(base.tag_vocab) if base else []
-    spans = np.asarray(parsed.spans, dtype=np.int64).reshape(-1, 5)
+    statuses, verdicts, vocab = parsed.statuses, parsed.verdicts, parsed.tag_vocab
+    spans = np.concatenate(parsed.spans) if parsed.spans else np.zeros((0, 5), dtype=np.int64)
     new: dict[str, IntArray | FloatArray] = {
-        "ids": _ints(parsed.ids),
-        "trace": _ints(parsed.trace),
-        "annotator": _ints(parsed.annotator),
-        "status": _codes(parsed.status, statuses),
-        "verdict": _codes(parsed.verdict, verdicts),
-        "seconds": np.asarray(parsed.seconds, dtype=np.float64),
-        "when": _ints(parsed.when),
-        "submitted": _ints(parsed.submitted),
+        name: parsed.column(name)
+        for name in (
+            "ids",
+            "trace",
+            "annotator",
+            "status",
+            "verdict",
+            "seconds",
+            "when",
+            "submitted",
+        )
     }
-    tag_row = _ints(parsed.tag_row)
-    tag_code = _codes(parsed.tag, vocab)
+    tag_row = np.concatenate(parsed.tag_row) if parsed.tag_row else np.zeros(0, np.int64)
+    tag_code = np.concatenate(parsed.tag_code) if parsed.tag_code else np.zeros(0, np.int64)
     span_cols = [np.ascontiguousarray(spans[:, j]) for j in range(5)]
     if base is not None and keep is not None:
         old_rows = np.flatnonzero(keep)
@@ -298,9 +364,13 @@ def _update(
     ).all()
     if len(pairs) > INCREMENTAL_LIMIT:
         return None
-    rows: list[Sequence[Any]] = list(
-        _rows(connection, "id > :lid AND project_id = :pid", {"lid": old_label, "pid": project_id})
-    )
+    rows: list[Sequence[Any]] = [
+        row
+        for chunk in _rows(
+            connection, "id > :lid AND project_id = :pid", {"lid": old_label, "pid": project_id}
+        )
+        for row in chunk
+    ]
     seen = {r[0] for r in rows}
     for start in range(0, len(pairs), _CHUNK):
         chunk = pairs[start : start + _CHUNK]
@@ -310,11 +380,13 @@ def _update(
             params[f"t{j}"], params[f"a{j}"] = trace_id, aid
             tests.append(f"(trace_id = :t{j} AND annotator_id = :a{j})")
         where = f"project_id = :pid AND ({' OR '.join(tests)})"
-        rows.extend(r for r in _rows(connection, where, params) if r[0] not in seen)
+        rows.extend(
+            r for chunk in _rows(connection, where, params) for r in chunk if r[0] not in seen
+        )
         seen.update(r[0] for r in rows)
     changed = _ints([r[0] for r in rows])
     keep = ~np.isin(base.ids, changed)
-    table = _table(_parse(rows), fp, base, keep)
+    table = _table(_parse([rows] if rows else [], base), fp, base, keep)
     return table if len(table) == fp[2] else None
 
 
