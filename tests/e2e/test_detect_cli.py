@@ -37,7 +37,7 @@ def run(home: Path) -> Any:
 
 def test_detect_clusters_and_report_on_the_demo(run: Any) -> None:
     run("init", "--project", "demo")
-    run("import", "--project", "demo", *map(str, demo_files()))
+    run("import", "--project", "demo", "--no-detect", *map(str, demo_files()))
 
     summary = json.loads(run("detect", "run", "--project", "demo", "--json").stdout)
     assert summary["clusters"]["new_traces"] == 60
