@@ -4,7 +4,7 @@ JSON output for scripts, and progress on stderr so stdout stays clean for pipes.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Self
 
 import click
 import orjson
@@ -63,3 +63,33 @@ def out() -> Console:
 def err() -> Console:
     """Progress and notes, on stderr."""
     return Console(stderr=True, highlight=False)
+
+
+class PhaseBars:
+    """One transient progress bar per named phase on stderr (off when stderr is not a terminal,
+    so pipes and --json stay clean)."""
+
+    def __init__(self, enabled: bool) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err(),
+            transient=True,
+            disable=not enabled,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> Self:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def update(self, label: str, done: int, total: int) -> None:
+        if label not in self.tasks:
+            self.tasks[label] = self.progress.add_task(label, total=max(total, 1))
+        self.progress.update(self.tasks[label], completed=done, total=max(total, 1))

@@ -8,10 +8,9 @@ from typing import Any
 
 import click
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from annotator.cli._support import err, open_db, out, print_json
+from annotator.cli._support import PhaseBars, open_db, out, print_json
 from annotator.cli.context import CliError
 from annotator.store.database import Database
 
@@ -26,38 +25,15 @@ def _project_id(db: Database, name: str) -> int:
         raise CliError(str(exc)) from None
 
 
-class DetectionBar:
+class DetectionBar(PhaseBars):
     """Two bars on stderr: clustering new prompts, then suggestions."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=err(),
-            transient=True,
-            disable=not enabled,
-        )
-        self.tasks: dict[str, TaskID] = {}
-
-    def __enter__(self) -> DetectionBar:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(None, None, None)
-
-    def _update(self, name: str, done: int, total: int) -> None:
-        if name not in self.tasks:
-            self.tasks[name] = self.progress.add_task(name, total=max(total, 1))
-        self.progress.update(self.tasks[name], completed=done, total=max(total, 1))
 
     def cluster(self, p: Any) -> None:
         name = "Clustering prompts" if p.phase == "cluster" else "Describing clusters"
-        self._update(name, p.done, p.total)
+        self.update(name, p.done, p.total)
 
     def suggest(self, p: Any) -> None:
-        self._update("Suggesting", p.done, p.total)
+        self.update("Suggesting", p.done, p.total)
 
 
 @click.group("detect")

@@ -13,10 +13,9 @@ from typing import Any
 
 import click
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from annotator.cli._support import err, open_db, out, print_json
+from annotator.cli._support import PhaseBars, open_db, out, print_json
 from annotator.cli.context import CliError
 
 EXIT_INTERRUPTED = 130
@@ -38,33 +37,11 @@ def _when(value: str | None, *, end: bool) -> datetime | None:
     return parsed
 
 
-class _Bar:
+class _Bar(PhaseBars):
     """Scanning then writing, on stderr."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=err(),
-            transient=True,
-            disable=not enabled,
-        )
-        self.tasks: dict[str, TaskID] = {}
-
-    def __enter__(self) -> _Bar:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(None, None, None)
-
     def __call__(self, p: Any) -> None:
-        label = "Selecting traces" if p.phase == "scan" else "Writing"
-        task = self.tasks.get(p.phase)
-        if task is None:
-            task = self.tasks[p.phase] = self.progress.add_task(label, total=max(p.total, 1))
-        self.progress.update(task, completed=p.done, total=max(p.total, 1))
+        self.update("Selecting traces" if p.phase == "scan" else "Writing", p.done, p.total)
 
 
 @click.command("export")
