@@ -161,6 +161,9 @@ class _Assigned:
 
 _ASSIGNED: weakref.WeakKeyDictionary[Engine, dict[int, _Assigned]] = weakref.WeakKeyDictionary()
 _ASSIGNED_LOCK = threading.Lock()
+_REPORTS: weakref.WeakKeyDictionary[
+    Engine, tuple[LabelTable, _Assigned, tuple[Any, ...], ProgressReport]
+] = weakref.WeakKeyDictionary()
 
 
 def _assignments(db: Database, connection: Connection, project_id: int) -> _Assigned:
@@ -268,6 +271,53 @@ def progress(
         connection = session.connection()
         assignments = _assignments(db, connection, pid)
         table = label_table(db, connection, pid)
+    # Same label table and assignments (cached objects: same identity while unchanged) and the
+    # same small facts: the report is the one computed last time.
+    key = (
+        project_row.name,
+        traces,
+        gold_items,
+        tuple(sorted(names.items())),
+        tuple(sorted(roles.items())),
+        adjudicated,
+        bucket,
+        fill_gaps,
+    )
+    with _ASSIGNED_LOCK:
+        cached = _REPORTS.get(db.engine)
+    if cached is not None and cached[0] is table and cached[1] is assignments and cached[2] == key:
+        return cached[3]
+    report = _report(
+        table,
+        assignments,
+        project_row.name,
+        traces,
+        gold_items,
+        names,
+        roles,
+        adjudicated,
+        bucket,
+        fill_gaps,
+    )
+    with _ASSIGNED_LOCK:
+        # Holding the table and assignments keeps their identities from being reused.
+        _REPORTS[db.engine] = (table, assignments, key, report)
+    return report
+
+
+def _report(
+    table: LabelTable,
+    assignments: _Assigned,
+    project_name: str,
+    traces: int,
+    gold_items: int,
+    names: dict[int, str],
+    roles: dict[int, str],
+    adjudicated: int,
+    bucket: str,
+    fill_gaps: bool,
+) -> ProgressReport:
+    """The report from the label table, the assignments and the small facts (no database)."""
 
     done = table.status == table.status_code(LabelStatus.DONE)
     done_aids = table.annotator[done]
@@ -368,7 +418,7 @@ def progress(
         running += total_n
         points.append(ProgressPoint(start, dict(sorted(counts.items())), total_n, running))
     return ProgressReport(
-        project=project_row.name,
+        project=project_name,
         traces=traces,
         assigned_items=int(np.count_nonzero(assigned_per_trace)),
         labeled_items=labeled_items,
