@@ -3,7 +3,9 @@ rows in the same run (target: at least 0.5 of it), label rows per second (target
 records in MB/s (target 60 MB/s), and peak Python memory that does not grow with the project.
 
 Sizes come from BENCH_EXPORT_TRACES (default 20,000 traces of ~4 KB with three labels each) and
-BENCH_EXPORT_LABEL_ROWS (default 300,000 label rows on tiny traces; the issue's figure is 1M).
+BENCH_EXPORT_LABEL_ROWS (default 1,000,000 label rows, the issue's figure: traces with tiny text
+carrying three labels each, so the rate is the cost of the labels, not of the text). Each timed
+figure also prints the process CPU time, which tells a slow export from a busy machine.
 Run with ``make bench`` or ``pytest -s -m benchmark -o addopts="" tests/benchmarks/test_bench_export.py``.
 """
 
@@ -29,13 +31,14 @@ import pytest
 from annotator.domain.label import EvidenceSpan, Label
 from annotator.services.exporting import ExportOptions, export_dataset
 from annotator.services.projects import create_project
+from annotator.store.codec import pack
 from annotator.store.database import Database
 from annotator.store.open import open_database
 
 pytestmark = pytest.mark.benchmark
 
 N_TRACES = int(os.environ.get("BENCH_EXPORT_TRACES", "20000"))
-N_LABEL_ROWS = int(os.environ.get("BENCH_EXPORT_LABEL_ROWS", "300000"))
+N_LABEL_ROWS = int(os.environ.get("BENCH_EXPORT_LABEL_ROWS", "1000000"))
 LABELERS = ("alice", "bob", "carol")
 VERDICTS = ("legitimate", "suspected_distillation", "cannot_determine")
 WORDS = [
@@ -92,19 +95,22 @@ def _fill(path: Path, n_traces: int, labels_per_trace: int, *, big: bool) -> int
             ids.append(con.execute("SELECT id FROM annotators WHERE name=?", (name,)).fetchone()[0])
 
         def turns(i: int) -> bytes:
+            """Stored as an import stores them (pack: zstd when that is smaller)."""
             if not big:
-                return b'[{"role":"user","blocks":[{"text":"hi %d","kind":"text"}]}]' % i
-            return orjson.dumps(
-                [
-                    {"role": "user", "blocks": [{"kind": "text", "text": _text(rng, 50)}]},
-                    {
-                        "role": "assistant",
-                        "blocks": [
-                            {"kind": "reasoning", "text": _text(rng, 500)},
-                            {"kind": "text", "text": _text(rng, 120)},
-                        ],
-                    },
-                ]
+                return pack(b'[{"role":"user","blocks":[{"text":"hi %d","kind":"text"}]}]' % i)
+            return pack(
+                orjson.dumps(
+                    [
+                        {"role": "user", "blocks": [{"kind": "text", "text": _text(rng, 50)}]},
+                        {
+                            "role": "assistant",
+                            "blocks": [
+                                {"kind": "reasoning", "text": _text(rng, 500)},
+                                {"kind": "text", "text": _text(rng, 120)},
+                            ],
+                        },
+                    ]
+                )
             )
 
         con.executemany(
@@ -251,10 +257,15 @@ SUFFIX = {"jsonl": "jsonl", "csv": "csv", "parquet": "parquet", "hf": "parquet"}
 
 
 def _timed(fn: Any, *args: Any) -> float:
+    return _timed_cpu(fn, *args)[0]
+
+
+def _timed_cpu(fn: Any, *args: Any) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process)."""
     gc.collect()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fn(*args)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def _size(folder: Path) -> int:
@@ -295,9 +306,12 @@ def test_each_format_against_a_plain_writer(
 def test_full_records_mb_per_second(big: tuple[Database, Path], tmp_path: Path) -> None:
     db, _path = big
     out = tmp_path / "o"
-    seconds = _timed(export_dataset, db, "bench", out, ExportOptions(format="jsonl"))
+    seconds, cpu = _timed_cpu(export_dataset, db, "bench", out, ExportOptions(format="jsonl"))
     mb = (out / "data.jsonl").stat().st_size / 1e6
-    print(f"\nfull JSONL records: {mb:.0f} MB in {seconds:.2f} s = {mb / seconds:.1f} MB/s")
+    print(
+        f"\nfull JSONL records: {mb:.0f} MB in {seconds:.2f} s = {mb / seconds:.1f} MB/s "
+        f"(CPU {cpu:.2f} s = {mb / cpu:.1f} MB/s)"
+    )
     assert mb / seconds >= 60
 
 
@@ -310,13 +324,16 @@ def test_label_rows_per_second(tmp_path: Path) -> None:
         rates = {}
         for view in ("full", "classifier"):
             out = tmp_path / view
-            seconds = _timed(
+            seconds, cpu = _timed_cpu(
                 export_dataset, db, "bench", out, ExportOptions(format="jsonl", view=view)
             )
+            with open(out / "data.jsonl", "rb") as f:
+                assert sum(1 for _ in f) == n_traces  # every trace, with its labels, went out
             rates[view] = n_labels / seconds
             print(
                 f"\nlabel rows, {view} view: {n_labels:,} label rows ({n_traces:,} traces) in "
-                f"{seconds:.2f} s = {rates[view]:,.0f} label rows/s"
+                f"{seconds:.2f} s = {rates[view]:,.0f} label rows/s "
+                f"(CPU {cpu:.2f} s = {n_labels / cpu:,.0f}/s)"
             )
         assert min(rates.values()) >= 75_000
     finally:
