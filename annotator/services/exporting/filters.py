@@ -136,6 +136,19 @@ class TraceFacts:
                 self.labeled_at = when
 
 
+def facts_matter(options: ExportOptions) -> bool:
+    """Whether :func:`keep` looks at a trace's facts at all with these options (without gold,
+    batch, labeler-count, labeler or date filters it decides on the resolution alone)."""
+    return bool(
+        not options.gold
+        or options.batches
+        or options.min_labelers > 0
+        or options.labelers
+        or options.since_date is not None
+        or options.until_date is not None
+    )
+
+
 def keep(
     facts: TraceFacts,
     method: str,

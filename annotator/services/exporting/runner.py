@@ -53,7 +53,13 @@ from annotator.formats.writers.rows import (
     LabelEntry,
 )
 from annotator.formats.writers.views import View, get_view
-from annotator.services.exporting.filters import ExportError, ExportOptions, TraceFacts, keep
+from annotator.services.exporting.filters import (
+    ExportError,
+    ExportOptions,
+    TraceFacts,
+    facts_matter,
+    keep,
+)
 from annotator.services.exporting.manifest import (
     MANIFEST_NAME,
     MANIFEST_VERSION,
@@ -673,17 +679,17 @@ def _build(
         when = _dt(submitted)
         label, clean = _label_object(lj)
         labels[tid].append(
-            LabelEntry(
-                annotator=names[aid],
-                status=status,
-                verdict=verdict,
-                label=label,
-                seconds_spent=float(secs or 0.0),
-                comment=comment,
-                schema_version=int(version or 1),
-                created_at=when or _dt(updated),
-                submitted_at=when,
-                clean=clean,
+            LabelEntry(  # positional (the field order): a third cheaper than keywords here
+                names[aid],  # annotator
+                status,
+                verdict,
+                label,
+                float(secs or 0.0),  # seconds_spent
+                comment,
+                int(version or 1),  # schema_version
+                when or _dt(updated),  # created_at
+                when,  # submitted_at
+                clean,
             )
         )
     adjudications: dict[int, list[AdjudicationEntry]] = defaultdict(list)
@@ -775,13 +781,16 @@ def _one_pass(
     total = reads.conn.execute(select(func.count()).where(_T.c.project_id == pid)).scalar()
     skipped: Counter[str] = Counter()
     counts: Counter[str] = Counter()
+    # Without filters on them, one placeholder stands in for every trace's facts.
+    no_facts = None if facts_matter(options) else TraceFacts(0, "", False, None, None)
     rows = reads.traces_first.rows(pid=pid)
     while rows:
         if cancel is not None and cancel.is_set():
             raise ExportCancelled
         for t, row in _build(reads, options, people, rows):
             res = row.resolution
-            reason = keep(_facts(row, t, options), res.method, res.verdict, res.agreement, options)
+            facts = _facts(row, t, options) if no_facts is None else no_facts
+            reason = keep(facts, res.method, res.verdict, res.agreement, options)
             if reason is not None:
                 skipped[reason] += 1
                 continue
