@@ -385,9 +385,88 @@ def _update(
         )
         seen.update(r[0] for r in rows)
     changed = _ints([r[0] for r in rows])
-    keep = ~np.isin(base.ids, changed)
-    table = _table(_parse([rows] if rows else [], base), fp, base, keep)
+    parsed = _parse([rows] if rows else [], base)
+    table = _patch(base, parsed, fp)
+    if table is None:
+        table = _table(parsed, fp, base, ~np.isin(base.ids, changed))
     return table if len(table) == fp[2] else None
+
+
+_ROW_COLUMNS = ("ids", "trace", "annotator", "status", "verdict", "seconds", "when", "submitted")
+
+
+def _patch(base: LabelTable, parsed: _Parsed, fp: tuple[int, int, int]) -> LabelTable | None:
+    """The common incremental case without a sort of every row: changed rows overwrite their
+    old entries, new rows (ids above all old ones) go at the end. None when a changed row is
+    neither (then :func:`_table` merges and sorts)."""
+    new = {name: parsed.column(name) for name in _ROW_COLUMNS}
+    ids = new["ids"].astype(np.int64)
+    if ids.size and np.any(ids[1:] <= ids[:-1]):
+        order = np.argsort(ids, kind="stable")
+        return _patch(base, _reordered(parsed, order), fp)
+    n_old = len(base)
+    pos = np.searchsorted(base.ids, ids)
+    pos_ok = np.minimum(pos, max(n_old - 1, 0))
+    existing = (pos < n_old) & (base.ids[pos_ok] == ids) if n_old else np.zeros(ids.size, bool)
+    appended = ~existing
+    last = int(base.ids[-1]) if n_old else -1
+    if np.any(ids[appended] <= last):
+        return None
+    n_new = int(appended.sum())
+    # Where each parsed row lands in the patched table.
+    target = np.where(existing, pos, n_old + np.cumsum(appended) - 1).astype(np.int64)
+    columns: dict[str, Any] = {}
+    for name in _ROW_COLUMNS:
+        old = getattr(base, name)
+        merged = np.concatenate([old, np.zeros(n_new, dtype=old.dtype)])
+        merged[target] = new[name]
+        columns[name] = merged
+    touched = np.zeros(n_old + n_new, dtype=bool)
+    touched[target] = True
+    tag_keep = ~touched[base.tag_row]
+    span_keep = ~touched[base.span_row]
+    spans = np.concatenate(parsed.spans) if parsed.spans else np.zeros((0, 5), dtype=np.int64)
+    tag_new_row = np.concatenate(parsed.tag_row) if parsed.tag_row else np.zeros(0, np.int64)
+    tag_new_code = np.concatenate(parsed.tag_code) if parsed.tag_code else np.zeros(0, np.int64)
+    span_row = np.concatenate([base.span_row[span_keep], target[spans[:, 0]]])
+    span_order = np.argsort(span_row, kind="stable")  # rows in id order, as a full read has
+    span_parts = [
+        np.concatenate([getattr(base, name)[span_keep], spans[:, j]])[span_order]
+        for j, name in enumerate(("span_turn", "span_block", "span_start", "span_end"), start=1)
+    ]
+    return LabelTable(
+        fingerprint=fp,
+        statuses=tuple(parsed.statuses),
+        verdicts=tuple(parsed.verdicts),
+        tag_vocab=tuple(parsed.tag_vocab),
+        tag_row=np.concatenate([base.tag_row[tag_keep], target[tag_new_row]]),
+        tag_code=np.concatenate([base.tag_code[tag_keep], tag_new_code]),
+        span_row=span_row[span_order],
+        span_turn=span_parts[0],
+        span_block=span_parts[1],
+        span_start=span_parts[2],
+        span_end=span_parts[3],
+        **columns,
+    )
+
+
+def _reordered(parsed: _Parsed, order: IntArray) -> _Parsed:
+    """``parsed`` with its rows in ``order`` (row references of tags and spans follow)."""
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size, dtype=np.int64)
+    spans = np.concatenate(parsed.spans) if parsed.spans else np.zeros((0, 5), dtype=np.int64)
+    spans = spans.copy()
+    spans[:, 0] = position[spans[:, 0]]
+    tag_row = np.concatenate(parsed.tag_row) if parsed.tag_row else np.zeros(0, np.int64)
+    return _Parsed(
+        parsed.statuses,
+        parsed.verdicts,
+        parsed.tag_vocab,
+        {name: [parsed.column(name)[order]] for name in _ROW_COLUMNS},
+        [position[tag_row]],
+        list(parsed.tag_code),
+        [spans[np.argsort(spans[:, 0], kind="stable")]],
+    )
 
 
 class _Cache:
