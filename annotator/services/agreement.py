@@ -370,7 +370,10 @@ def agreement_data_from_table(
     day_matrix = np.zeros((n_items, max(n_raters, 1)), dtype=np.int64)
     day_matrix[item, rater] = ordinals
     latest = day_matrix.max(axis=1) if n_items else np.zeros(0, np.int64)
-    day_of = {int(o): date.fromordinal(int(o)) for o in np.unique(latest) if o > 0}
+    distinct, inverse = np.unique(latest, return_inverse=True)
+    day_objects = np.asarray(
+        [date.fromordinal(int(o)) if o > 0 else None for o in distinct], dtype=object
+    )
     return AgreementData(
         labelers=labeler_names,
         categories=tuple(categories),
@@ -380,7 +383,7 @@ def agreement_data_from_table(
         codes=codes,
         chosen=chosen,
         spans=spans,
-        days=tuple(day_of.get(o) for o in latest.tolist()),
+        days=tuple(day_objects[inverse.reshape(-1)].tolist()) if n_items else (),
     )
 
 
@@ -559,16 +562,16 @@ def compute_agreement(
             )
         )
     over_time = []
-    by_day: dict[date, list[int]] = defaultdict(list)
-    for i, day in enumerate(data.days):
-        if day is not None:
-            by_day[day].append(i)
-    for day in sorted(by_day):
-        subset = compress(data.codes[by_day[day]], n_categories)
+    # Items per day without a Python loop over items: code each distinct day once.
+    day_code: dict[date | None, int] = {day: j for j, day in enumerate(set(data.days))}
+    item_day = np.fromiter(map(day_code.__getitem__, data.days), np.int64, len(data.days))
+    for day in sorted(d for d in day_code if d is not None):
+        items = np.flatnonzero(item_day == day_code[day])
+        subset = compress(data.codes[items], n_categories)
         over_time.append(
             AgreementPoint(
                 day=day,
-                n_items=len(by_day[day]),
+                n_items=int(items.size),
                 alpha=krippendorff_alpha(subset).value,
                 percent=percent_agreement(subset).value,
             )
