@@ -3,6 +3,8 @@ view's turns are embedded as the store keeps them: compact JSON with a fixed key
 
 from __future__ import annotations
 
+import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +29,23 @@ def dumps_line(record: dict[str, Any]) -> bytes:
 
 
 class JsonlWriter:
+    """Lines are gathered into ~1 MB blocks; each block is written and hashed on a helper thread
+    (both release the GIL) while the next one is built, one block in flight at a time. The
+    sha256 of the file is ready at commit (:attr:`sha256`), so it is not read back."""
+
     suffix = ".jsonl"
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.rows = 0
+        self.sha256: str | None = None
+        """Hex digest of the committed file."""
         self._file = AtomicFile(path)
         self._buffer: list[bytes] = []
         self._buffered = 0
+        self._digest = hashlib.sha256()
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jsonl-writer")
+        self._pending: Future[None] | None = None
 
     def write(self, record: dict[str, Any]) -> None:
         line = orjson.dumps(record, default=_raw, option=JSON_OPTIONS)
@@ -45,18 +56,36 @@ class JsonlWriter:
             self._flush()
 
     def _flush(self) -> None:
-        self._file.write(b"".join(self._buffer))
+        block = b"".join(self._buffer)
         self._buffer.clear()
         self._buffered = 0
+        self._wait()
+        self._pending = self._io.submit(self._put, block)
+
+    def _put(self, block: bytes) -> None:
+        self._file.write(block)
+        self._digest.update(block)
+
+    def _wait(self) -> None:
+        """Until the block in flight is written; its error, if any, is raised here."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def commit(self) -> None:
         try:
             self._flush()
+            self._wait()
         except BaseException:
-            self._file.abort()
+            self.abort()
             raise
+        finally:
+            self._io.shutdown()
         self._file.commit()
+        self.sha256 = self._digest.hexdigest()
 
     def abort(self) -> None:
         self._buffer.clear()
+        self._io.shutdown(cancel_futures=True)  # waits for a block being written
+        self._pending = None
         self._file.abort()

@@ -213,6 +213,11 @@ def _collect_spans(
 ) -> None:
     """Add each span (with its labeler) unless one at the same position is already there."""
     for raw in raw_spans:
-        span = {**raw, "labeler": labeler} if clean else _span(raw, labeler)
+        if clean:  # the position first: a span several labelers marked is copied once
+            key = (raw["turn"], raw["block"], raw["start"], raw["end"])
+            if key not in found:
+                found[key] = {**raw, "labeler": labeler}
+            continue
+        span = _span(raw, labeler)
         if span is not None:
             found.setdefault((span["turn"], span["block"], span["start"], span["end"]), span)

@@ -642,6 +642,8 @@ def _trace_columns(options: ExportOptions) -> list[Any]:
 
 
 _BY_ANNOTATOR = attrgetter("annotator")
+_NONE: list[Any] = []
+"""Shared stand-in for "no labels" (only read)."""
 
 
 class _Names(dict[int, str]):
@@ -707,13 +709,14 @@ def _build(
         )
     for t in traces:
         tid = t[0]
-        extra = orjson.loads(t[12] or "{}")
-        if isinstance(extra, dict) and any(k in extra for k in CARRIED_KEYS):
+        stored_extra = t[12]
+        extra = {} if not stored_extra or stored_extra == "{}" else orjson.loads(stored_extra)
+        if extra and isinstance(extra, dict) and any(k in extra for k in CARRIED_KEYS):
             extra = {k: v for k, v in extra.items() if k not in CARRIED_KEYS}
-        entries = labels.get(tid, [])
+        entries = labels.get(tid, _NONE)
         if len(entries) > 1:
             entries.sort(key=_BY_ANNOTATOR)
-        adjs = adjudications.get(tid, [])
+        adjs = adjudications.get(tid, _NONE)
         yield (
             t,
             ExportRow(
@@ -972,7 +975,7 @@ def export_dataset(
             split=split,
             rows=w.rows,
             bytes=w.path.stat().st_size,
-            sha256=sha256_of(w.path),
+            sha256=getattr(w, "sha256", None) or sha256_of(w.path),
         )
         for split, w in writers.items()
     ]
