@@ -31,7 +31,7 @@ import pytest
 from annotator.domain.label import EvidenceSpan, Label
 from annotator.services.exporting import ExportOptions, export_dataset
 from annotator.services.projects import create_project
-from annotator.store.codec import pack
+from annotator.store.codec import turns_bytes
 from annotator.store.database import Database
 from annotator.store.open import open_database
 
@@ -95,22 +95,19 @@ def _fill(path: Path, n_traces: int, labels_per_trace: int, *, big: bool) -> int
             ids.append(con.execute("SELECT id FROM annotators WHERE name=?", (name,)).fetchone()[0])
 
         def turns(i: int) -> bytes:
-            """Stored as an import stores them (pack: zstd when that is smaller)."""
             if not big:
-                return pack(b'[{"role":"user","blocks":[{"text":"hi %d","kind":"text"}]}]' % i)
-            return pack(
-                orjson.dumps(
-                    [
-                        {"role": "user", "blocks": [{"kind": "text", "text": _text(rng, 50)}]},
-                        {
-                            "role": "assistant",
-                            "blocks": [
-                                {"kind": "reasoning", "text": _text(rng, 500)},
-                                {"kind": "text", "text": _text(rng, 120)},
-                            ],
-                        },
-                    ]
-                )
+                return b'[{"role":"user","blocks":[{"text":"hi %d","kind":"text"}]}]' % i
+            return orjson.dumps(
+                [
+                    {"role": "user", "blocks": [{"kind": "text", "text": _text(rng, 50)}]},
+                    {
+                        "role": "assistant",
+                        "blocks": [
+                            {"kind": "reasoning", "text": _text(rng, 500)},
+                            {"kind": "text", "text": _text(rng, 120)},
+                        ],
+                    },
+                ]
             )
 
         con.executemany(
@@ -204,7 +201,7 @@ def _plain_rows(path: Path) -> Iterator[dict[str, Any]]:
                     "uid": uid,
                     "account_id": account,
                     "created_at": created,
-                    "turns": orjson.loads(tj),
+                    "turns": orjson.loads(turns_bytes(tj)),
                     "labels": labels[tid],
                 }
     finally:
