@@ -141,3 +141,52 @@ def test_many_changes_fall_back_to_a_full_read(
     table = _table(db)
     assert calls == [1] and table is not first
     assert sorted(np.asarray(table.trace).tolist()) == sorted(ids)
+
+
+def test_a_changed_row_below_the_newest_id_is_merged_in_id_order(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row re-created under an old id (delete, then insert with that id and an event) is
+    neither an update nor an append: the general merge sorts it into place."""
+    ids = make_project(db, n=4)
+    ann = LabelingService(db, "P", "ann")
+    for trace_id in ids:
+        ann.submit(trace_id, _label("legitimate", "REASONING_ELICIT", span=(2, 5)), 10.0)
+    with db.session() as session:
+        row = (
+            session.execute(text("SELECT * FROM labels WHERE trace_id = :t"), {"t": ids[1]})
+            .mappings()
+            .one()
+        )
+        session.execute(text("DELETE FROM labels WHERE id = :i"), {"i": row["id"]})
+    assert len(_table(db)) == 3  # count changed: full read
+    with db.session() as session:
+        columns = ", ".join(row.keys())
+        values = dict(row) | {"verdict": "suspected_distillation"}
+        values["label_json"] = _label("suspected_distillation", span=(1, 4)).model_dump_json()
+        session.execute(
+            text(f"INSERT INTO labels ({columns}) VALUES ({', '.join(':' + c for c in row)})"),
+            values,
+        )
+        session.execute(
+            text(
+                "INSERT INTO label_events (project_id, trace_id, annotator_id, action, status, "
+                "verdict, label_json, seconds_spent, schema_version, with_suggestions, "
+                "created_at) VALUES (:p, :t, :a, 'submit', 'done', :v, :j, 1.0, 1, 0, :c)"
+            ),
+            {
+                "p": row["project_id"],
+                "t": row["trace_id"],
+                "a": row["annotator_id"],
+                "v": "suspected_distillation",
+                "j": values["label_json"],
+                "c": row["updated_at"],
+            },
+        )
+    with monkeypatch.context() as patch:
+        patch.setattr(lt, "_full", None)
+        merged = _table(db)
+    assert merged.ids.tolist() == sorted(merged.ids.tolist()) and len(merged) == 4
+    lt.clear_cache()
+    assert _decoded(merged) == _decoded(_table(db))
+    assert progress(db, "P", lead=LEAD).verdicts == {"legitimate": 3, "suspected_distillation": 1}
