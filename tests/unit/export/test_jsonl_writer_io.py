@@ -44,3 +44,12 @@ def test_a_failed_block_surfaces_and_abort_leaves_nothing(
     writer.abort()
     assert list(tmp_path.iterdir()) == []
     assert writer.sha256 is None
+
+
+def test_a_record_with_non_string_keys_is_still_written(tmp_path: Path) -> None:
+    path = tmp_path / "data.jsonl"
+    writer = JsonlWriter(path)
+    writer.write({"b": {2: "two", 1: "one"}, "a": 1})
+    writer.write({"b": {"k": [1]}, "a": 2})
+    writer.commit()
+    assert path.read_bytes() == b'{"a":1,"b":{"1":"one","2":"two"}}\n{"a":2,"b":{"k":[1]}}\n'
