@@ -13,7 +13,30 @@ from annotator.cli.context import AppContext, CliError
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
+class _LazyGroup(click.Group):
+    """Loads the subcommand modules (and with them SQLAlchemy and rich) only when a subcommand or
+    the help is asked for: opening the GUI must not pay for them before the first paint."""
+
+    _loaded = False
+
+    def _load(self) -> None:
+        if not self._loaded:
+            from annotator.cli import commands
+
+            for command in commands.COMMANDS:
+                self.add_command(command)
+            self._loaded = True
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--db",
     "db_url",
@@ -42,16 +65,6 @@ def cli(ctx: click.Context, db_url: str | None, home: str | None, demo: bool) ->
         from annotator.gui.app import run_gui
 
         sys.exit(run_gui(ctx.obj, demo=demo))
-
-
-def _register() -> None:
-    from annotator.cli import commands
-
-    for command in commands.COMMANDS:
-        cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

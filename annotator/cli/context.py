@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import click
 
 from annotator.paths import Paths, resolve_paths
-from annotator.store.database import Database
+
+if TYPE_CHECKING:  # SQLAlchemy loads only when a command opens the database
+    from annotator.store.database import Database
 
 
 class CliError(click.ClickException):

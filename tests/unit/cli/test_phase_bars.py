@@ -28,3 +28,19 @@ def test_detection_and_export_bars_name_their_phases() -> None:
         export_bar(SimpleNamespace(phase="scan", done=1, total=2))
         export_bar(SimpleNamespace(phase="write", done=1, total=2))
         assert list(export_bar.tasks) == ["Selecting traces", "Writing"]
+
+
+def test_opening_the_gui_does_not_load_the_commands_or_sqlalchemy() -> None:
+    """`annotator` with no subcommand opens the window; SQLAlchemy (0.7 s) and the command
+    modules must wait until a subcommand or --help needs them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, annotator.cli as c\n"
+        "assert 'sqlalchemy' not in sys.modules, 'sqlalchemy'\n"
+        "assert 'annotator.cli.commands' not in sys.modules, 'commands'\n"
+        "assert 'import' in c.cli.list_commands(None)\n"
+        "assert 'annotator.cli.commands' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
