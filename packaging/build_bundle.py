@@ -97,6 +97,28 @@ def build(dist: Path, work: Path) -> float:
     return time.perf_counter() - started
 
 
+def strip_binaries(bundle: Path) -> int:
+    """Strip debug symbols from the bundle's shared libraries, except the auditwheel-vendored ones
+    (``*.libs/`` folders: stripping NumPy's patched OpenBLAS made it unloadable, "ELF load command
+    address/offset not page-aligned"), which their wheels ship stripped anyway. Returns bytes saved."""
+    strip = shutil.which("strip")
+    if strip is None or sys.platform != "linux":
+        return 0
+    saved = 0
+    for path in sorted(bundle.rglob("*")):
+        if not path.is_file() or path.is_symlink() or any(p.endswith(".libs") for p in path.parts):
+            continue
+        if not (path.suffix == ".so" or ".so." in path.name):
+            continue
+        with path.open("rb") as fh:
+            if fh.read(4) != b"\x7fELF":
+                continue
+        before = path.stat().st_size
+        subprocess.run([strip, "--strip-unneeded", str(path)], check=True)
+        saved += before - path.stat().st_size
+    return saved
+
+
 def add_desktop_files(bundle: Path) -> None:
     """The Linux menu entry, AppStream metadata, installer and INSTALL note, at the bundle top."""
     share = bundle / "share"
@@ -577,6 +599,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.no_build:
             log(f"building with PyInstaller into {bundle}")
             report.build_s = build(dist, work)
+            saved = strip_binaries(bundle)
+            log(f"stripped shared libraries: {saved / 1e6:.1f} MB saved")
             add_desktop_files(bundle)
         if not bundle.is_dir():
             raise SmokeFailure(f"no bundle at {bundle}")
