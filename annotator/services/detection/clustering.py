@@ -1,10 +1,11 @@
-"""Near-duplicate prompt clusters: MinHash LSH (datasketch) on word shingles of normalised prompts.
+"""Near-duplicate prompt clusters: MinHash LSH on word shingles of normalised prompts.
 
 How it stays fast and incremental:
 
 - Shingles are hashed once per token (crc32, cached) and combined with numpy; signatures of many
   prompts are computed in one vectorised pass (the same permutations and formula as datasketch's
-  ``MinHash.update_batch``, scheme ``affine32``, so a stored signature is a valid ``LeanMinHash``).
+  ``MinHash.update_batch``, scheme ``affine32``, so a stored signature is a valid ``LeanMinHash``;
+  datasketch itself is not imported, see :mod:`.minhash`, it would bring SciPy along).
 - Each trace joins the cluster of any earlier prompt the LSH index proposes and whose estimated
   Jaccard similarity passes :data:`VERIFY` (union-find, so a prompt that bridges two clusters
   merges them).
@@ -29,11 +30,11 @@ from typing import Any
 
 import numpy as np
 import orjson
-from datasketch import LeanMinHash, MinHash, MinHashLSH
 from numpy.typing import NDArray
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from annotator.services.detection.minhash import optimal_bands, permutations
 from annotator.services.detection.normalize import Normalized, Token, normalize, normalized_words
 from annotator.store.database import Database
 from annotator.store.detection_models import GroupLabel, PromptCluster, TraceCluster
@@ -62,9 +63,7 @@ _MIX1 = np.uint64(0x9E3779B1)
 _MIX2 = np.uint64(0x85EBCA77)
 _FMIX = (16, _U32(0x85EBCA6B), 13, _U32(0xC2B2AE35), 16)
 """MurmurHash3's 32-bit finalizer, as datasketch applies it before its affine permutations."""
-_PERM_A, _PERM_B = (
-    np.asarray(p, dtype=_U32) for p in MinHash(NUM_PERM, SEED, scheme=SCHEME).permutations
-)
+_PERM_A, _PERM_B = permutations(NUM_PERM, SEED)
 _SHINGLES_PER_PASS = 32_768
 """Rows of the (shingles x permutations) matrix computed at once: 16 MB of uint32."""
 
@@ -142,10 +141,6 @@ def signatures(shingle_sets: Sequence[NDArray[np.uint32]]) -> NDArray[np.uint32]
     return out
 
 
-def lean(sig: Signature) -> LeanMinHash:
-    return LeanMinHash(seed=SEED, hashvalues=sig, scheme=SCHEME)
-
-
 def sig_to_bytes(sig: Signature) -> bytes:
     return sig.astype("<u4").tobytes()
 
@@ -160,8 +155,7 @@ def sig_from_bytes(data: bytes) -> Signature:
 def band_params(threshold: float = THRESHOLD, num_perm: int = NUM_PERM) -> tuple[int, int]:
     """(bands, rows per band) as datasketch's ``MinHashLSH`` picks them for ``threshold``
     (equal weight on false positives and false negatives)."""
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    return int(lsh.b), int(lsh.r)
+    return optimal_bands(threshold, num_perm)
 
 
 def band_keys(sigs: NDArray[np.uint32], bands: int, rows: int) -> NDArray[np.uint64]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-from datasketch import MinHash
+from datasketch import LeanMinHash, MinHash
 from sqlalchemy import func, select
 
 from annotator.domain.label import Label
@@ -17,12 +17,12 @@ from annotator.domain.trace import Block, BlockKind, Role, Turn
 from annotator.services.demo import demo_files
 from annotator.services.detection.clustering import (
     NUM_PERM,
+    SCHEME,
     SEED,
     ClusterProgress,
     biggest_clusters,
     cluster_prompts,
     describe,
-    lean,
     shingle_hashes,
     sig_from_bytes,
     sig_to_bytes,
@@ -47,11 +47,16 @@ def test_vectorised_signatures_equal_datasketch_minhash() -> None:
     ]
     sigs = signatures(sets)
     for row, hashes in zip(sigs, sets, strict=True):
-        ref = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=int)
+        ref = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=int, scheme=SCHEME)
         ref.update_batch([int(h) for h in hashes])
         assert np.array_equal(row, ref.hashvalues)
     back = sig_from_bytes(sig_to_bytes(sigs[3]))
     assert np.array_equal(back, sigs[3]) and len(sig_to_bytes(sigs[3])) == 4 * NUM_PERM
+
+    def lean(sig: np.ndarray) -> LeanMinHash:
+        return LeanMinHash(seed=SEED, hashvalues=sig, scheme=SCHEME)
+
+    # A stored signature is an ordinary datasketch sketch.
     assert lean(sigs[3]).jaccard(lean(back)) == 1.0
     assert lean(sigs[3]).jaccard(lean(sigs[4])) < 0.2
 
