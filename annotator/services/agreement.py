@@ -27,6 +27,7 @@ from annotator.domain.agreement import (
     MISSING,
     Estimate,
     IntArray,
+    RatingPatterns,
     SpanAgreement,
     SpanTable,
     binary_ratings,
@@ -74,6 +75,9 @@ class AgreementData:
     spans: SpanTable
     days: tuple[date | None, ...]
     """Per item, the UTC day of its latest submitted label."""
+    day_ordinals: IntArray | None = None
+    """``days`` as proleptic ordinals (0 for None), so per-day metrics group items with numpy
+    instead of hashing 100k date objects; None when built without it."""
 
     @property
     def present(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
@@ -363,14 +367,15 @@ def agreement_data_from_table(
         np.ascontiguousarray(table.span_end[keep]),
     )
 
-    submitted = table.submitted[rows]
-    ordinals = np.where(
-        submitted == NO_TIME, 0, np.floor_divide(submitted, 86400) + _EPOCH_ORDINAL
-    ).astype(np.int64)
-    day_matrix = np.zeros((n_items, max(n_raters, 1)), dtype=np.int64)
-    day_matrix[item, rater] = ordinals
-    latest = day_matrix.max(axis=1) if n_items else np.zeros(0, np.int64)
-    distinct, inverse = np.unique(latest, return_inverse=True)
+    # Latest submit per item in seconds first, then one division per item (not per label).
+    day_matrix = np.full((n_items, max(n_raters, 1)), NO_TIME, dtype=np.int64)
+    day_matrix[item, rater] = table.submitted[rows]
+    latest_at = day_matrix.max(axis=1) if n_items else np.zeros(0, np.int64)
+    latest = np.where(latest_at == NO_TIME, 0, latest_at // 86400 + _EPOCH_ORDINAL)
+    low = int(latest.min(initial=0))
+    seen_day = np.bincount(latest - low) > 0 if n_items else np.zeros(0, bool)
+    distinct = np.flatnonzero(seen_day) + low
+    inverse = (np.cumsum(seen_day) - 1)[latest - low]
     day_objects = np.asarray(
         [date.fromordinal(int(o)) if o > 0 else None for o in distinct], dtype=object
     )
@@ -384,6 +389,7 @@ def agreement_data_from_table(
         chosen=chosen,
         spans=spans,
         days=tuple(day_objects[inverse.reshape(-1)].tolist()) if n_items else (),
+        day_ordinals=latest.astype(np.int64),
     )
 
 
@@ -465,6 +471,7 @@ def build_agreement_data(rows: Sequence[Sequence[Any]], schema: LabelSchema) -> 
         chosen=chosen,
         spans=SpanTable.from_rows(span_rows),
         days=tuple(date.fromordinal(int(o)) if o > 0 else None for o in latest),
+        day_ordinals=latest,
     )
 
 
@@ -483,7 +490,7 @@ def compute_agreement(
     if span_bootstrap is None:
         span_bootstrap = min(bootstrap, SPAN_BOOTSTRAP)
     n_categories = max(len(data.categories), 1)
-    patterns = compress(data.codes, n_categories)
+    patterns = _compress(data.codes, n_categories)
     present = data.present
     k = modal_raters(patterns)
     verdict = VerdictAgreement(
@@ -528,12 +535,13 @@ def compute_agreement(
             )
         )
     per_labeler = []
+    raters_per_item = present.sum(axis=1)
     for j, name in enumerate(names):
         mine = [p for (a, b), p in zip(index_pairs, pairs, strict=True) if j in (a, b)]
         shared = sum(p.n_items for p in mine)
         agreeing = sum((p.percent.value or 0.0) * p.n_items for p in mine)
         kappas = [p.cohen.value for p in mine if p.cohen.value is not None]
-        others = np.delete(present, j, axis=1).any(axis=1) if len(names) > 1 else None
+        others = (raters_per_item - present[:, j]) > 0 if len(names) > 1 else None
         per_labeler.append(
             LabelerAgreement(
                 name=name,
@@ -544,34 +552,28 @@ def compute_agreement(
             )
         )
     n_labels = int(present.sum())
+    tag_patterns = _tag_patterns(present, data.chosen)
     tag_results = []
     for t, (tag, kind) in enumerate(zip(data.tags, data.tag_kinds, strict=True)):
-        chosen = data.chosen[:, :, t] & present
+        # Labels that chose the tag: code 1 in the binary patterns, times their items.
+        chosen_n = int(((tag_patterns[t].codes == 1).sum(axis=1) * tag_patterns[t].weights).sum())
         tag_results.append(
             TagAgreement(
                 tag=tag,
                 kind=kind,
-                chosen=int(chosen.sum()),
-                prevalence=int(chosen.sum()) / n_labels if n_labels else None,
+                chosen=chosen_n,
+                prevalence=chosen_n / n_labels if n_labels else None,
                 alpha=krippendorff_alpha(
-                    compress(binary_ratings(present, chosen), 2),
-                    bootstrap=bootstrap,
-                    seed=seed,
-                    confidence=confidence,
+                    tag_patterns[t], bootstrap=bootstrap, seed=seed, confidence=confidence
                 ),
             )
         )
     over_time = []
-    # Items per day without a Python loop over items: code each distinct day once.
-    day_code: dict[date | None, int] = {day: j for j, day in enumerate(set(data.days))}
-    item_day = np.fromiter(map(day_code.__getitem__, data.days), np.int64, len(data.days))
-    for day in sorted(d for d in day_code if d is not None):
-        items = np.flatnonzero(item_day == day_code[day])
-        subset = compress(data.codes[items], n_categories)
+    for day, subset, n_day in _daily_patterns(data, n_categories):
         over_time.append(
             AgreementPoint(
                 day=day,
-                n_items=int(items.size),
+                n_items=n_day,
                 alpha=krippendorff_alpha(subset).value,
                 percent=percent_agreement(subset).value,
             )
@@ -589,6 +591,106 @@ def compute_agreement(
         over_time=tuple(over_time),
         gold=tuple(gold),
     )
+
+
+_COUNT_KEYS = 1 << 22
+"""Most distinct rating rows (``(categories + 1) ** raters``) grouped by counting instead of
+sorting."""
+
+
+def _compress(codes: IntArray, n_categories: int) -> RatingPatterns:
+    """:func:`compress` by counting keys instead of sorting them (same rows, same order: both
+    list the keys ascending) when the key space is small, as with a handful of labelers."""
+    n, r = codes.shape
+    base = n_categories + 1
+    if n == 0 or r == 0 or base**r > _COUNT_KEYS:
+        return compress(codes, n_categories)
+    powers = base ** np.arange(r, dtype=np.int64)
+    keys = (codes + 1) @ powers
+    return _from_counts(np.bincount(keys, minlength=base**r), powers, base, n_categories)
+
+
+def _from_counts(
+    counts: IntArray, powers: IntArray, base: int, n_categories: int
+) -> RatingPatterns:
+    keys = np.flatnonzero(counts)
+    rows = (keys[:, None] // powers[None, :]) % base - 1
+    return RatingPatterns(rows.astype(np.int64), counts[keys].astype(np.int64), n_categories)
+
+
+def _tag_patterns(
+    present: np.ndarray[Any, np.dtype[np.bool_]], chosen: np.ndarray[Any, np.dtype[np.bool_]]
+) -> list[RatingPatterns]:
+    """Per tag, the patterns of ``binary_ratings(present, chosen[:, :, t] & present)``: one
+    count over small (who labeled, who chose) bit keys for every tag at once instead of a sort
+    per tag (17 tags x 100k items: milliseconds instead of a tenth of a second)."""
+    n, r, n_tags = chosen.shape
+    if n == 0 or r == 0 or n_tags == 0 or r > 8:
+        return [
+            compress(binary_ratings(present, chosen[:, :, t] & present), 2) for t in range(n_tags)
+        ]
+    dtype = np.uint8 if r <= 4 else np.uint16
+    who = np.zeros(n, dtype=dtype)
+    bits = np.zeros((n, n_tags), dtype=dtype)
+    for j in range(r):
+        who |= present[:, j].astype(dtype) << j
+        bits |= chosen[:, j, :].astype(dtype) << j
+    bits &= who[:, None]
+    bits |= who[:, None] << r
+    space = 1 << (2 * r)
+    counts = [np.bincount(bits[:, t], minlength=space) for t in range(n_tags)]
+    # Bit key (labeled mask << r | chosen mask) -> ternary key: per rater code + 1 is 0
+    # (missing), 1 (not chosen) or 2 (chosen).
+    key = np.arange(space, dtype=np.int64)
+    ternary = np.zeros(space, dtype=np.int64)
+    for j in range(r):
+        labeled, picked = (key >> (r + j)) & 1, (key >> j) & 1
+        ternary += (labeled + (labeled & picked)) * 3**j
+    powers = 3 ** np.arange(r, dtype=np.int64)
+    out = []
+    for t in range(n_tags):
+        per_key = np.bincount(ternary, weights=counts[t], minlength=3**r).astype(np.int64)
+        out.append(_from_counts(per_key, powers, 3, 2))
+    return out
+
+
+def _daily_patterns(
+    data: AgreementData, n_categories: int
+) -> list[tuple[date, RatingPatterns, int]]:
+    """Per day with items (ascending), the verdict patterns of those items and their number."""
+    n, r = data.codes.shape
+    if n == 0:
+        return []
+    if data.day_ordinals is not None:
+        ordinals = data.day_ordinals
+    else:
+        ordinals = np.asarray([d.toordinal() if d else 0 for d in data.days], dtype=np.int64)
+    low = int(ordinals.min())
+    seen = np.bincount(ordinals - low) > 0
+    days = np.flatnonzero(seen) + low
+    item_day = (np.cumsum(seen) - 1)[ordinals - low]
+    base = n_categories + 1
+    dated = [(k, int(o)) for k, o in enumerate(days.tolist()) if o > 0]
+    if r == 0 or base**r * days.size > _COUNT_KEYS:
+        return [
+            (
+                date.fromordinal(o),
+                compress(data.codes[item_day == k], n_categories),
+                int(np.count_nonzero(item_day == k)),
+            )
+            for k, o in dated
+        ]
+    powers = base ** np.arange(r, dtype=np.int64)
+    keys = (data.codes + 1) @ powers + item_day * base**r
+    counts = np.bincount(keys, minlength=base**r * days.size).reshape(days.size, base**r)
+    return [
+        (
+            date.fromordinal(o),
+            _from_counts(counts[k], powers, base, n_categories),
+            int(counts[k].sum()),
+        )
+        for k, o in dated
+    ]
 
 
 def gold_accuracy(
