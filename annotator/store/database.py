@@ -12,10 +12,16 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_PAGE_SIZE = 16_384
+"""Page size of new SQLite databases. Trace rows are tens of KB (turns plus the original record),
+stored in overflow pages: 16 KB pages write them about 1.4x faster than the default 4 KB
+(measured: a 50 MB import's inserts 0.53 s -> 0.37 s), and small-row tables do not mind."""
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    # Only a new, empty file takes it (an existing database keeps its page size): set before WAL.
+    cur.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

@@ -9,14 +9,14 @@ concurrent importer cannot make a batch fail either.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Insert, Table, insert, select
+from sqlalchemy import Connection, Dialect, Insert, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from annotator.domain.trace import BlockKind, Trace
@@ -164,6 +164,43 @@ def prepare_rows(
     ]
 
 
+_ROWS_PER_STATEMENT = 50
+"""Rows per SQLite INSERT statement (26 columns: well under the 32,766 parameter limit)."""
+
+
+def _bind_processors(dialect: Dialect, columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
+    return [TRACES.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+
+
+def _sqlite_insert_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert ``rows`` with multi-row ``INSERT ... VALUES (...), (...)`` statements; returns how
+    many were inserted (conflicting uids are skipped).
+
+    Why not one executemany: the driver takes the GIL back after every row it steps, and the
+    import's parser holds it, so the writer thread waited for the GIL once per 50 KB row (a
+    50 MB import: writer busy 0.38 s of CPU in 0.75 s); 50 rows per statement cut that wait and
+    made the whole import ~1.3x faster (measured)."""
+    columns = list(rows[0])
+    processors = _bind_processors(conn.dialect, columns)
+    quote = conn.dialect.identifier_preparer.quote
+    head = f"INSERT INTO {TRACES.name} ({', '.join(quote(c) for c in columns)}) VALUES "
+    one = "(" + ", ".join("?" for _ in columns) + ")"
+    tail = " ON CONFLICT (project_id, uid) DO NOTHING"
+    pairs = list(zip(columns, processors, strict=True))
+    inserted = 0
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        part = rows[start : start + _ROWS_PER_STATEMENT]
+        params = tuple(
+            value if process is None else process(value)
+            for row in part
+            for name, process in pairs
+            for value in (row[name],)
+        )
+        result = conn.exec_driver_sql(head + ", ".join([one] * len(part)) + tail, params)
+        inserted += result.rowcount
+    return inserted
+
+
 def insert_rows(
     conn: Connection, project_id: int, batch_id: int | None, rows: Sequence[dict[str, Any]]
 ) -> WriteResult:
@@ -182,8 +219,11 @@ def insert_rows(
         uids.append(uid)
         fresh.append(row)
     if fresh:
-        result = conn.execute(_insert_ignoring_duplicates(conn), fresh)
-        if result.rowcount != len(fresh):
+        if conn.dialect.name == "sqlite":
+            rowcount = _sqlite_insert_many(conn, fresh)
+        else:
+            rowcount = conn.execute(_insert_ignoring_duplicates(conn), fresh).rowcount
+        if rowcount != len(fresh):
             # Another writer took some of these uids in between (or the driver cannot count):
             # what is ours is what carries this batch id.
             mine = set(

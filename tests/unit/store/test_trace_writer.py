@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from annotator.domain.trace import Block, BlockKind, Role, Trace, TraceMeta, Turn
 from annotator.services.projects import create_project
+from annotator.store import database as database_module
 from annotator.store import trace_writer
-from annotator.store.database import Database
+from annotator.store.database import SQLITE_PAGE_SIZE, Database
 from annotator.store.models import TraceRow
 from annotator.store.open import open_database
 from annotator.store.trace_writer import (
@@ -142,3 +144,63 @@ def test_fast_preview_equals_the_domain_preview() -> None:
             meta=TraceMeta(source_format="f"),
         )
         assert trace_writer._preview(trace) == trace.preview()
+
+
+def test_multi_row_statements_store_what_the_orm_insert_stores(db: Database) -> None:
+    """Rows go in as several multi-row statements (duplicates inside and across statement
+    boundaries skipped); every column holds the same value as SQLAlchemy's own insert stores."""
+    create_project(db, "reference")
+    size = trace_writer._ROWS_PER_STATEMENT
+    uids = [f"u{i}" for i in range(2 * size + 7)]
+    uids[size + 1] = uids[size - 1]  # a duplicate across the first statement boundary
+    uids[3] = uids[2]  # and one inside a statement
+    traces = []
+    for i, uid in enumerate(uids):
+        meta = TraceMeta(
+            source_format="openai_chat",
+            created_at=datetime(2026, 2, 1, 12, 30, i % 60, 123456, tzinfo=UTC),
+            model=None if i % 3 else "m",
+            input_tokens=i,
+            extra={"n": i} if i % 2 else {},
+        )
+        traces.append(make(uid).model_copy(update={"meta": meta}))
+    rows = prepare_rows([PendingTrace(t) for t in traces], project_id=1, batch_id=None)
+    with db.engine.begin() as conn:
+        result = insert_rows(conn, 1, None, rows)
+        reference = prepare_rows([PendingTrace(t) for t in traces], project_id=2, batch_id=None)
+        for row, ref in zip(rows, reference, strict=True):
+            ref["imported_at"] = row["imported_at"]
+        seen: set[str] = set()
+        first_of_each = [r for r in reference if not (r["uid"] in seen or seen.add(r["uid"]))]
+        conn.execute(insert(TraceRow), first_of_each)
+    assert result.inserted == len(set(uids)) == len(uids) - 2
+    assert result.duplicates == 2
+    assert list(result.inserted_uids) == list(dict.fromkeys(uids))
+    columns = [c.name for c in TraceRow.__table__.columns if c.name not in ("id", "project_id")]
+    with db.engine.connect() as conn:
+        stored = {
+            pid: conn.exec_driver_sql(
+                f"SELECT {', '.join(columns)} FROM traces WHERE project_id = ? ORDER BY id", (pid,)
+            ).all()
+            for pid in (1, 2)
+        }
+    assert stored[1] == stored[2]
+    assert stored[1][0][columns.index("created_at")] == "2026-02-01 12:30:00.123456"
+
+
+def test_new_databases_get_large_pages_and_old_ones_keep_theirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = tmp_path / "old.sqlite3"
+    with monkeypatch.context() as patch:
+        patch.setattr(database_module, "SQLITE_PAGE_SIZE", 4096)  # made by an earlier version
+        open_database(f"sqlite:///{old}", backup_dir=None).dispose()
+    for path, expected in ((tmp_path / "new.sqlite3", SQLITE_PAGE_SIZE), (old, 4096)):
+        database = open_database(f"sqlite:///{path}", backup_dir=None)
+        try:
+            with database.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA page_size").scalar() == expected
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            create_project(database, "p")
+        finally:
+            database.dispose()
