@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,7 @@ def test_corpus_imports_every_file_and_reimport_adds_nothing(
     files = expand_paths([corpus_dir])
     assert len(first.files) == len(files) >= 8
     assert first.ok and first.rejected == 0
+    assert not any(f.seen_before for f in first.files)
     assert all(f.status == "done" and f.imported > 0 for f in first.files)
     stored = count(db, TraceRow)
     assert stored == first.imported
@@ -94,7 +96,8 @@ def test_corpus_imports_every_file_and_reimport_adds_nothing(
     rows = batches(db)
     assert [r.status for r in rows] == ["done"] * len(files)
     for row, result in zip(rows, first.files, strict=True):
-        assert row.file_sha256 == result.sha256 and len(row.file_sha256) == 64
+        assert row.file_sha256 == result.sha256
+        assert result.sha256 == hashlib.sha256(Path(result.file).read_bytes()).hexdigest()
         assert row.file_size == Path(result.file).stat().st_size
         assert row.n_imported == result.imported and row.imported_by == "lead"
         assert row.format and row.finished_at is not None
