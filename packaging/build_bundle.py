@@ -180,7 +180,7 @@ _PROBE = """
 import importlib, json, pkgutil, sys
 # Left out of the bundle on purpose (see the spec); libraries that try them must cope without.
 class LeftOut:
-    BLOCKED = {"pandas", "datasets", "huggingface_hub", "matplotlib", "IPython"}
+    BLOCKED = {"pandas", "datasets", "huggingface_hub", "matplotlib", "IPython", "pygments"}
     def find_spec(self, name, path=None, target=None):
         if name.partition(".")[0] in self.BLOCKED:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
@@ -680,6 +680,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not bundle.is_dir():
             raise SmokeFailure(f"no bundle at {bundle}")
         report.size_mb, report.files, report.biggest = bundle_size(bundle)
+        for icu in sorted(bundle.rglob("libicudata.so.*")):
+            if not icu.is_symlink() and icu.stat().st_size > 20e6:
+                report.notes.append(
+                    f"{icu.name} has the full ICU data ({icu.stat().st_size / 1e6:.0f} MB): "
+                    "install icu-devtools and a C compiler to thin it (see icudata.py)"
+                )
         if work.is_dir():
             work_dir = work / "trace-annotator"
             missing = missing_modules(work_dir if work_dir.is_dir() else work)

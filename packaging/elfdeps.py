@@ -164,3 +164,30 @@ def remove_needed(path: Path, names: set[str]) -> list[str]:
         struct.pack_into(entry, data, layout.dyn_offset + k * size, tag, value)
     path.write_bytes(bytes(data))
     return removed
+
+
+def symbol_extent(path: Path, name: str) -> tuple[int, int] | None:
+    """(file offset, size) of the data of the defined dynamic symbol ``name``, or None."""
+    data = path.read_bytes()
+    if data[4] != 2:
+        return None  # 64-bit only: the one use is Qt's ICU data library on x86-64/aarch64
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    headers = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    for sh in headers:
+        if sh[1] != _SHT_DYNSYM:
+            continue
+        offset, size, link, entsize = sh[4], sh[5], sh[6], sh[9]
+        strtab = headers[link][4]
+        for k in range(1, size // entsize):
+            name_at, _info, _other, shndx, value, sym_size = struct.unpack_from(
+                "<IBBHQQ", data, offset + k * entsize
+            )
+            if (
+                shndx != _SHN_UNDEF
+                and shndx < len(headers)
+                and _cstr(data, strtab + name_at) == name
+            ):
+                section = headers[shndx]
+                return value - section[3] + section[4], sym_size
+    return None
