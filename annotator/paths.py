@@ -17,6 +17,8 @@ class Paths:
     config: Path
     logs: Path
     backups: Path
+    cache: Path
+    """Files the app can rebuild from the database (label table snapshots): safe to delete."""
 
     @property
     def default_db(self) -> Path:
@@ -31,7 +33,7 @@ class Paths:
         return self.config / "settings.json"
 
     def ensure(self) -> Paths:
-        for d in (self.data, self.config, self.logs, self.backups):
+        for d in (self.data, self.config, self.logs, self.backups, self.cache):
             d.mkdir(parents=True, exist_ok=True)
         return self
 
@@ -41,11 +43,18 @@ def resolve_paths(home: str | os.PathLike[str] | None = None) -> Paths:
     chosen = home or os.environ.get("ANNOTATOR_HOME")
     if chosen:
         root = Path(chosen).expanduser().resolve()
-        return Paths(data=root, config=root, logs=root / "logs", backups=root / "backups")
+        return Paths(
+            data=root,
+            config=root,
+            logs=root / "logs",
+            backups=root / "backups",
+            cache=root / "cache",
+        )
     data = Path(appdirs.user_data_dir(APP_NAME, appauthor=False))
     return Paths(
         data=data,
         config=Path(appdirs.user_config_dir(APP_NAME, appauthor=False)),
         logs=Path(appdirs.user_log_dir(APP_NAME, appauthor=False)),
         backups=data / "backups",
+        cache=Path(appdirs.user_cache_dir(APP_NAME, appauthor=False)),
     )

@@ -42,7 +42,10 @@ class AppContext:
     def database(self) -> Database:
         """Open (and upgrade if needed) the database once per command."""
         if self._db is None:
+            from annotator.services.label_snapshot import use_snapshots
             from annotator.store.open import open_database
 
-            self._db = open_database(self.url, backup_dir=self.paths.ensure().backups)
+            paths = self.paths.ensure()
+            self._db = open_database(self.url, backup_dir=paths.backups)
+            use_snapshots(paths.cache)  # progress/agreement start from the GUI's snapshot
         return self._db

@@ -64,6 +64,9 @@ def run_gui(ctx: GuiContext, *, demo: bool = False) -> int:
 
         db = open_database(url, backup_dir=paths.backups)
         import annotator.services.labeling  # noqa: F401  (warm: the next job needs it)
+        from annotator.services.label_snapshot import use_snapshots
+
+        use_snapshots(paths.cache)  # the dashboard's label table survives a restart
 
         return db
 

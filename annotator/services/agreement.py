@@ -633,8 +633,8 @@ def _tag_patterns(
     who = np.zeros(n, dtype=dtype)
     bits = np.zeros((n, n_tags), dtype=dtype)
     for j in range(r):
-        who |= present[:, j].astype(dtype) << j
-        bits |= chosen[:, j, :].astype(dtype) << j
+        who |= np.left_shift(present[:, j].astype(dtype), j)
+        bits |= np.left_shift(chosen[:, j, :].astype(dtype), j)
     bits &= who[:, None]
     bits |= who[:, None] << r
     space = 1 << (2 * r)

@@ -10,9 +10,19 @@ another; the numbers themselves take tens of milliseconds with numpy. So the row
 
 Change detection is cheap and exact for every writer in the services: each label write (submit,
 skip, flag, undo, import) appends a ``label_events`` row, so the highest event id moves; new label
-rows move the highest ``labels.id``; a deletion (cascade from a trace, project or person) changes
-the project's label count, which forces a full reload. When few events are new, only the label
-rows of their (trace, labeler) pairs are read again.
+rows move the highest ``labels.id``. Deletions (cascades from a trace, project or person) never
+write events: they show as a label count (all projects: SQLite counts a whole table from its
+b-tree pages in milliseconds, a project's rows take a scan of an index) that falls short of the
+old count plus the new ids; then the project's own count decides. The rows at the old highest
+label and event ids must still be the ones seen (a deleted top id is reused by SQLite; a
+restored backup has another history). When few events are new, only the label rows of their
+(trace, labeler) pairs are read again, through one join on the unique (trace, labeler) index.
+
+The table also persists between processes (:mod:`annotator.services.label_snapshot`): when a
+snapshot directory is configured (:func:`label_snapshot.use_snapshots`, by the GUI and the CLI), a process
+without a cached table starts from the project's snapshot file and updates it as above, and
+:func:`flush_snapshots` (called by the dashboard after a refresh was shown) rewrites the file
+after a full read or once enough changed since.
 """
 
 from __future__ import annotations
@@ -23,13 +33,15 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
 from sqlalchemy import Connection, Engine, text
 
 from annotator.domain.label import LabelStatus
+from annotator.services import label_snapshot
 from annotator.store.database import Database
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -39,12 +51,30 @@ NO_TIME = np.iinfo(np.int64).min
 """Epoch-seconds placeholder for a missing timestamp."""
 NONE_CODE = -1
 """Verdict code of a label without a verdict."""
-INCREMENTAL_LIMIT = 20_000
-"""Above this many changed (trace, labeler) pairs a full reload is cheaper than lookups."""
-_CHUNK = 400
+INCREMENTAL_LIMIT = 250_000
+"""Above this many new label events (all projects) a full read is done instead of merging the
+changed rows: reading a changed row by its (trace, labeler) costs a few times a row of a full
+read, so a day of a team's work (tens of thousands of labels) is still far cheaper merged."""
+SAVE_AFTER = 2_000
+"""New label rows plus events since the snapshot file after which :func:`flush_snapshots`
+rewrites it (a file a few labels behind costs a few milliseconds to catch up)."""
 _FETCH = 20_000
 """Rows per fetch of a full read."""
-"""Pairs per lookup query (SQLite's bound-parameter limit is far above 2 x 400)."""
+
+
+class Fingerprint(NamedTuple):
+    """What a label table was read at; any label change moves it."""
+
+    label_id: int
+    """Highest ``labels.id``."""
+    event_id: int
+    """Highest ``label_events.id``."""
+    labels: int
+    """Label rows in the database (all projects)."""
+    label_key: str
+    """``project:trace:labeler`` of the label row at ``label_id`` ('' if none)."""
+    event_key: str
+    """``trace:labeler:created_at`` of the event at ``event_id`` ('' if none)."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +84,8 @@ class LabelTable:
     ``tag_row``/``tag_code`` list every tag a row chose (``tag_vocab[code]`` is ``(key, tag)``
     with key ``tags`` or ``counter_tags``); ``span_*`` every evidence span, in document order."""
 
-    fingerprint: tuple[int, int, int]
-    """(max labels.id, max label_events.id, labels in the project) when read."""
+    fingerprint: Fingerprint
+    """The database's label state this table reflects."""
     ids: IntArray
     trace: IntArray
     annotator: IntArray
@@ -261,7 +291,7 @@ def _ints(values: Sequence[int]) -> IntArray:
 
 def _table(
     parsed: _Parsed,
-    fingerprint: tuple[int, int, int],
+    fingerprint: Fingerprint,
     base: LabelTable | None = None,
     keep: np.ndarray[Any, np.dtype[np.bool_]] | None = None,
 ) -> LabelTable:
@@ -332,70 +362,102 @@ def _table(
     )
 
 
-def fingerprint(connection: Connection, project_id: int) -> tuple[int, int, int]:
-    """(max labels.id, max label_events.id, labels in the project): two primary-key lookups and
-    one index count (tens of milliseconds at 1M labels)."""
-    max_label = connection.execute(text("SELECT max(id) FROM labels")).scalar()
-    max_event = connection.execute(text("SELECT max(id) FROM label_events")).scalar()
-    count = connection.execute(
-        text("SELECT count(*) FROM labels WHERE project_id = :pid"), {"pid": project_id}
-    ).scalar()
-    return int(max_label or 0), int(max_event or 0), int(count or 0)
+def _label_key(connection: Connection, label_id: int) -> str:
+    row = connection.execute(
+        text("SELECT project_id, trace_id, annotator_id FROM labels WHERE id = :i"),
+        {"i": label_id},
+    ).first()
+    return ":".join(str(v) for v in row) if row is not None else ""
 
 
-def _full(connection: Connection, project_id: int, fp: tuple[int, int, int]) -> LabelTable:
+def _event_key(connection: Connection, event_id: int) -> str:
+    row = connection.execute(
+        text("SELECT trace_id, annotator_id, created_at FROM label_events WHERE id = :i"),
+        {"i": event_id},
+    ).first()
+    return ":".join(str(v) for v in row) if row is not None else ""
+
+
+def fingerprint(connection: Connection, project_id: int) -> Fingerprint:
+    """The label state of the database: two primary-key lookups, two rows by primary key and
+    a table count (milliseconds at 1M labels on SQLite). ``project_id`` is unused: one state
+    for all projects keeps the check free of a scan of the project's rows."""
+    del project_id
+    label_id = int(connection.execute(text("SELECT max(id) FROM labels")).scalar() or 0)
+    event_id = int(connection.execute(text("SELECT max(id) FROM label_events")).scalar() or 0)
+    labels = int(connection.execute(text("SELECT count(*) FROM labels")).scalar() or 0)
+    return Fingerprint(
+        label_id,
+        event_id,
+        labels,
+        _label_key(connection, label_id) if label_id else "",
+        _event_key(connection, event_id) if event_id else "",
+    )
+
+
+def _full(connection: Connection, project_id: int, fp: Fingerprint) -> LabelTable:
     rows = _rows(connection, "project_id = :pid ORDER BY id", {"pid": project_id})
     return _table(_parse(rows), fp)
 
 
 def _update(
-    connection: Connection, project_id: int, base: LabelTable, fp: tuple[int, int, int]
+    connection: Connection, project_id: int, base: LabelTable, fp: Fingerprint
 ) -> LabelTable | None:
-    """``base`` with the rows changed since it was read; None when a full reload is needed."""
-    old_label, old_event, _count = base.fingerprint
-    if fp[0] < old_label or fp[1] < old_event:
+    """``base`` with the rows changed since it was read; None when a full read is needed."""
+    old = base.fingerprint
+    if fp.label_id < old.label_id or fp.event_id < old.event_id:
         return None
-    pairs = connection.execute(
-        text(
-            "SELECT DISTINCT trace_id, annotator_id FROM label_events "
-            "WHERE id > :eid AND project_id = :pid"
-        ),
-        {"eid": old_event, "pid": project_id},
-    ).all()
-    if len(pairs) > INCREMENTAL_LIMIT:
+    # The rows at the old frontier are still the ones seen: not a reused top id, not a
+    # database restored from a backup with another history.
+    if old.label_id and _label_key(connection, old.label_id) != old.label_key:
         return None
+    if old.event_id and _event_key(connection, old.event_id) != old.event_key:
+        return None
+    events = connection.execute(
+        text("SELECT count(*) FROM label_events WHERE id > :eid"), {"eid": old.event_id}
+    ).scalar()
+    if int(events or 0) > INCREMENTAL_LIMIT:
+        return None
+    added = connection.execute(
+        text("SELECT count(*) FROM labels WHERE id > :lid"), {"lid": old.label_id}
+    ).scalar()
+    # Every row is accounted for (none deleted, none inserted under an old id) unless the
+    # count says otherwise; then the project's own count checks the merged table.
+    exact = fp.labels == old.labels + int(added or 0)
+    params = {"lid": old.label_id, "eid": old.event_id, "pid": project_id}
     rows: list[Sequence[Any]] = [
         row
-        for chunk in _rows(
-            connection, "id > :lid AND project_id = :pid", {"lid": old_label, "pid": project_id}
-        )
+        for chunk in _rows(connection, "id > :lid AND project_id = :pid", params)
         for row in chunk
     ]
-    seen = {r[0] for r in rows}
-    for start in range(0, len(pairs), _CHUNK):
-        chunk = pairs[start : start + _CHUNK]
-        params: dict[str, Any] = {"pid": project_id}
-        tests = []
-        for j, (trace_id, aid) in enumerate(chunk):
-            params[f"t{j}"], params[f"a{j}"] = trace_id, aid
-            tests.append(f"(trace_id = :t{j} AND annotator_id = :a{j})")
-        where = f"project_id = :pid AND ({' OR '.join(tests)})"
-        rows.extend(
-            r for chunk in _rows(connection, where, params) for r in chunk if r[0] not in seen
-        )
-        seen.update(r[0] for r in rows)
+    # Existing rows of the (trace, labeler) pairs with new events; ``+project_id`` keeps
+    # SQLite on the id range of the events instead of their project index.
+    changed_where = (
+        "id <= :lid AND project_id = :pid AND id IN (SELECT l.id FROM labels l JOIN "
+        "(SELECT DISTINCT trace_id, annotator_id FROM label_events "
+        "WHERE id > :eid AND +project_id = :pid) e "
+        "ON l.trace_id = e.trace_id AND l.annotator_id = e.annotator_id)"
+    )
+    if fp.event_id > old.event_id:
+        rows.extend(row for chunk in _rows(connection, changed_where, params) for row in chunk)
     changed = _ints([r[0] for r in rows])
     parsed = _parse([rows] if rows else [], base)
     table = _patch(base, parsed, fp)
     if table is None:
         table = _table(parsed, fp, base, ~np.isin(base.ids, changed))
-    return table if len(table) == fp[2] else None
+    if not exact:
+        count = connection.execute(
+            text("SELECT count(*) FROM labels WHERE project_id = :pid"), {"pid": project_id}
+        ).scalar()
+        if len(table) != int(count or 0):
+            return None
+    return table
 
 
 _ROW_COLUMNS = ("ids", "trace", "annotator", "status", "verdict", "seconds", "when", "submitted")
 
 
-def _patch(base: LabelTable, parsed: _Parsed, fp: tuple[int, int, int]) -> LabelTable | None:
+def _patch(base: LabelTable, parsed: _Parsed, fp: Fingerprint) -> LabelTable | None:
     """The common incremental case without a sort of every row: changed rows overwrite their
     old entries, new rows (ids above all old ones) go at the end. None when a changed row is
     neither (then :func:`_table` merges and sorts)."""
@@ -470,12 +532,16 @@ def _reordered(parsed: _Parsed, order: IntArray) -> _Parsed:
 
 
 class _Cache:
-    """Per engine and project, the latest :class:`LabelTable`; one lock per engine so two jobs
-    of one refresh (progress and agreement, in parallel) read the rows once, not twice."""
+    """Per engine and project, the latest :class:`LabelTable` (and the fingerprint of the
+    snapshot file, when one was read or written); one lock per engine so two jobs of one
+    refresh (progress and agreement, in parallel) read the rows once, not twice."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._tables: weakref.WeakKeyDictionary[Engine, dict[int, LabelTable]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._saved: weakref.WeakKeyDictionary[Engine, dict[int, Fingerprint]] = (
             weakref.WeakKeyDictionary()
         )
         self._locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
@@ -495,27 +561,175 @@ class _Cache:
         with self._guard:
             self._tables.setdefault(engine, {})[project_id] = table
 
+    def tables(self, engine: Engine) -> dict[int, LabelTable]:
+        with self._guard:
+            return dict(self._tables.get(engine, {}))
+
+    def saved(self, engine: Engine, project_id: int) -> Fingerprint | None:
+        with self._guard:
+            return self._saved.get(engine, {}).get(project_id)
+
+    def mark_saved(self, engine: Engine, project_id: int, fp: Fingerprint) -> None:
+        with self._guard:
+            self._saved.setdefault(engine, {})[project_id] = fp
+
     def clear(self) -> None:
         with self._guard:
             self._tables.clear()
+            self._saved.clear()
 
 
 _CACHE = _Cache()
+use_snapshots = label_snapshot.use_snapshots
 
 
 def clear_cache() -> None:
-    """Forget every cached table (tests; or after writing labels behind the services' back)."""
+    """Forget every cached table (tests; or after writing labels behind the services' back).
+    Snapshot files stay: the next read checks them against the database."""
     _CACHE.clear()
 
 
+_ARRAYS = (
+    *_ROW_COLUMNS,
+    "tag_row",
+    "tag_code",
+    "span_row",
+    "span_turn",
+    "span_block",
+    "span_start",
+    "span_end",
+)
+
+
+def _from_snapshot(connection: Connection, project_id: int, directory: Path) -> LabelTable | None:
+    """The project's snapshot if it belongs to this database, project and schema generation
+    and its arrays are consistent; None otherwise (then nothing of it is used)."""
+    identity = label_snapshot.read_identity(connection)
+    if identity is None:
+        return None
+    found = label_snapshot.read_arrays(
+        label_snapshot.snapshot_path(directory, identity, project_id)
+    )
+    if found is None:
+        return None
+    arrays, meta = found
+    try:
+        if (
+            meta.get("database") != identity
+            or meta.get("project") != project_id
+            or meta.get("generation") != label_snapshot.schema_generation(connection)
+        ):
+            return None
+        label_id, event_id, labels, label_key, event_key = meta["fingerprint"]
+        fp = Fingerprint(int(label_id), int(event_id), int(labels), str(label_key), str(event_key))
+        statuses = tuple(str(v) for v in meta["statuses"])
+        verdicts = tuple(str(v) for v in meta["verdicts"])
+        vocab = tuple((str(k), str(t)) for k, t in meta["tag_vocab"])
+        columns: dict[str, Any] = {
+            name: arrays[name].astype(np.float64 if name == "seconds" else np.int64, copy=False)
+            for name in _ARRAYS
+        }
+    except (KeyError, TypeError, ValueError):
+        return None
+    table = LabelTable(
+        fingerprint=fp, statuses=statuses, verdicts=verdicts, tag_vocab=vocab, **columns
+    )
+    return table if _consistent(table) else None
+
+
+def _consistent(table: LabelTable) -> bool:
+    """Shapes and codes a table read from the database always has."""
+    n = len(table)
+    rows_ok = all(getattr(table, name).shape == (n,) for name in _ROW_COLUMNS)
+    tags_ok = table.tag_row.shape == table.tag_code.shape and table.tag_row.ndim == 1
+    spans = ("span_row", "span_turn", "span_block", "span_start", "span_end")
+    spans_ok = all(getattr(table, name).shape == table.span_row.shape for name in spans)
+    if not (rows_ok and tags_ok and spans_ok and table.span_row.ndim == 1):
+        return False
+
+    def within(values: IntArray, low: int, high: int) -> bool:
+        return values.size == 0 or (int(values.min()) >= low and int(values.max()) < high)
+
+    return (
+        bool(np.all(table.ids[1:] > table.ids[:-1]))
+        and within(table.status, 0, len(table.statuses))
+        and within(table.verdict, NONE_CODE, len(table.verdicts))
+        and within(table.tag_row, 0, n)
+        and within(table.tag_code, 0, len(table.tag_vocab))
+        and within(table.span_row, 0, n)
+    )
+
+
+def save_snapshot(
+    path: Path, table: LabelTable, identity: str, project_id: int, generation: str
+) -> None:
+    """Write ``table`` to ``path`` (atomically) with what :func:`_from_snapshot` checks."""
+    label_snapshot.write_arrays(
+        path,
+        {name: getattr(table, name) for name in _ARRAYS},
+        {
+            "database": identity,
+            "project": project_id,
+            "generation": generation,
+            "fingerprint": list(table.fingerprint),
+            "statuses": list(table.statuses),
+            "verdicts": list(table.verdicts),
+            "tag_vocab": [list(pair) for pair in table.tag_vocab],
+        },
+    )
+
+
+def _worth_saving(fp: Fingerprint, saved: Fingerprint | None, force: bool) -> bool:
+    if saved == fp:
+        return False
+    if saved is None or force:
+        return True
+    moved = abs(fp.label_id - saved.label_id) + abs(fp.event_id - saved.event_id)
+    return moved >= SAVE_AFTER
+
+
+def flush_snapshots(db: Database, *, force: bool = False) -> int:
+    """Write the snapshot of each of ``db``'s cached tables whose file is missing or
+    :data:`SAVE_AFTER` changes behind (any difference when ``force``, e.g. when the dashboard
+    closes); returns how many were written. Call it after a refresh was delivered: the write
+    costs about as much as a refresh."""
+    directory = label_snapshot.snapshot_dir()
+    if directory is None:
+        return 0
+    engine = db.engine
+    due = [
+        (pid, table)
+        for pid, table in sorted(_CACHE.tables(engine).items())
+        if _worth_saving(table.fingerprint, _CACHE.saved(engine, pid), force)
+    ]
+    if not due:
+        return 0
+    identity = label_snapshot.ensure_identity(db)
+    with engine.connect() as connection:
+        generation = label_snapshot.schema_generation(connection)
+    for pid, table in due:
+        save_snapshot(
+            label_snapshot.snapshot_path(directory, identity, pid), table, identity, pid, generation
+        )
+        _CACHE.mark_saved(engine, pid, table.fingerprint)
+    return len(due)
+
+
 def label_table(db: Database, connection: Connection, project_id: int) -> LabelTable:
-    """The project's label rows as of ``connection``'s transaction: the cached table when
-    nothing changed, the changed rows merged in when few did, else one full read."""
+    """The project's label rows as of ``connection``'s transaction: the cached table (or the
+    snapshot file) when nothing changed, the changed rows merged in when few did, else one
+    full read."""
     engine = db.engine
     with _CACHE.lock(engine):
         fp = fingerprint(connection, project_id)
         cached = _CACHE.get(engine, project_id)
+        directory = label_snapshot.snapshot_dir()
+        if cached is None and directory is not None:
+            cached = _from_snapshot(connection, project_id, directory)
+            if cached is not None:
+                _CACHE.mark_saved(engine, project_id, cached.fingerprint)
         if cached is not None and cached.fingerprint == fp:
+            _CACHE.put(engine, project_id, cached)
             return cached
         table = _update(connection, project_id, cached, fp) if cached is not None else None
         if table is None:

@@ -14,12 +14,16 @@ import weakref
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, distinct, func, select
+import orjson
+from sqlalchemy import Connection, Engine, case, distinct, func, select
 
 from annotator.domain.label import LabelStatus
+from annotator.services import label_snapshot
+from annotator.services import label_table as label_tables
 from annotator.services.label_table import NO_TIME, IntArray, LabelTable, label_table
 from annotator.services.projects import get_project
 from annotator.services.review import require_lead
@@ -154,29 +158,56 @@ class ProgressReport:
 
 @dataclass(frozen=True)
 class _Assigned:
-    key: tuple[int, int]
+    key: tuple[tuple[int, ...], int, tuple[tuple[int, int], ...]]
     trace: IntArray
     annotator: IntArray
 
 
 _ASSIGNED: weakref.WeakKeyDictionary[Engine, dict[int, _Assigned]] = weakref.WeakKeyDictionary()
 _ASSIGNED_LOCK = threading.Lock()
+_ASSIGNED_SAVED: weakref.WeakKeyDictionary[Engine, dict[int, Any]] = weakref.WeakKeyDictionary()
+"""Per engine and project, the key of the assignments in the snapshot file."""
 _REPORTS: weakref.WeakKeyDictionary[
     Engine, tuple[LabelTable, _Assigned, tuple[Any, ...], ProgressReport]
 ] = weakref.WeakKeyDictionary()
 
 
 def _assignments(db: Database, connection: Connection, project_id: int) -> _Assigned:
-    """The project's (trace, labeler) assignments, cached per engine and project under
-    (max assignments.id, count): reading 1M pairs costs a third of a second, checking 80 ms."""
-    row = connection.execute(
-        select(func.max(Assignment.id), func.count()).where(Assignment.project_id == project_id)
-    ).one()
-    key = (int(row[0] or 0), int(row[1] or 0))
+    """The project's (trace, labeler) assignments, cached per engine and project under the
+    table's state: the row at the highest id and the row count of the whole table (assign,
+    unassign; SQLite counts a table from its b-tree pages in milliseconds, where the project's
+    rows take a scan of an index, 60-100 ms at 1M) and each person's last queue position in
+    the project (a reassign moves entries in place, to the end of the target's queue). All are
+    index lookups; reading 1M pairs costs a third of a second."""
+    top = connection.execute(
+        select(Assignment.id, Assignment.project_id, Assignment.trace_id, Assignment.annotator_id)
+        .order_by(Assignment.id.desc())
+        .limit(1)
+    ).first()
+    total = connection.execute(select(func.count()).select_from(Assignment)).scalar()
+    last = (
+        select(func.max(Assignment.position))
+        .where(Assignment.annotator_id == Annotator.id, Assignment.project_id == project_id)
+        .scalar_subquery()
+    )
+    ends = connection.execute(select(Annotator.id, last).order_by(Annotator.id)).all()
+    key = (
+        tuple(top) if top is not None else (),
+        int(total or 0),
+        tuple((int(aid), -1 if end is None else int(end)) for aid, end in ends),
+    )
     with _ASSIGNED_LOCK:
         cached = _ASSIGNED.get(db.engine, {}).get(project_id)
     if cached is not None and cached.key == key:
         return cached
+    directory = label_snapshot.snapshot_dir()
+    if cached is None and directory is not None:
+        loaded = _assignments_from_snapshot(connection, project_id, directory, key)
+        if loaded is not None:
+            with _ASSIGNED_LOCK:
+                _ASSIGNED.setdefault(db.engine, {})[project_id] = loaded
+                _ASSIGNED_SAVED.setdefault(db.engine, {})[project_id] = key
+            return loaded
     stmt = select(Assignment.trace_id, Assignment.annotator_id).where(
         Assignment.project_id == project_id
     )
@@ -198,6 +229,76 @@ def _assignments(db: Database, connection: Connection, project_id: int) -> _Assi
     with _ASSIGNED_LOCK:
         _ASSIGNED.setdefault(db.engine, {})[project_id] = result
     return result
+
+
+def _key_json(key: Any) -> Any:
+    """The key as JSON reads it back (lists, ints), for comparing with a snapshot's."""
+    return orjson.loads(orjson.dumps(key))
+
+
+def _assignments_from_snapshot(
+    connection: Connection, project_id: int, directory: Path, key: Any
+) -> _Assigned | None:
+    """The assignments of the project's snapshot file when it was written from this database,
+    project and schema generation under the same key; None otherwise."""
+    identity = label_snapshot.read_identity(connection)
+    if identity is None:
+        return None
+    path = label_snapshot.snapshot_path(directory, identity, project_id, "assignments")
+    found = label_snapshot.read_arrays(path)
+    if found is None:
+        return None
+    arrays, meta = found
+    trace, annotator = arrays.get("trace"), arrays.get("annotator")
+    if (
+        meta.get("database") != identity
+        or meta.get("project") != project_id
+        or meta.get("key") != _key_json(key)
+        or meta.get("generation") != label_snapshot.schema_generation(connection)
+        or trace is None
+        or annotator is None
+        or trace.ndim != 1
+        or trace.shape != annotator.shape
+    ):
+        return None
+    return _Assigned(key, trace, annotator)
+
+
+def flush_snapshots(db: Database, *, force: bool = False) -> int:
+    """Write the snapshot files the dashboard starts from next time: the label tables (see
+    :func:`annotator.services.label_table.flush_snapshots`) and the assignments whose file is
+    missing or stale; returns how many files were written."""
+    written = label_tables.flush_snapshots(db, force=force)
+    directory = label_snapshot.snapshot_dir()
+    if directory is None:
+        return written
+    engine = db.engine
+    with _ASSIGNED_LOCK:
+        saved = _ASSIGNED_SAVED.get(engine, {})
+        due = [
+            (pid, assigned)
+            for pid, assigned in sorted(_ASSIGNED.get(engine, {}).items())
+            if saved.get(pid) != assigned.key
+        ]
+    if not due:
+        return written
+    identity = label_snapshot.ensure_identity(db)
+    with engine.connect() as connection:
+        generation = label_snapshot.schema_generation(connection)
+    for pid, assigned in due:
+        label_snapshot.write_arrays(
+            label_snapshot.snapshot_path(directory, identity, pid, "assignments"),
+            {"trace": assigned.trace, "annotator": assigned.annotator},
+            {
+                "database": identity,
+                "project": pid,
+                "generation": generation,
+                "key": _key_json(assigned.key),
+            },
+        )
+        with _ASSIGNED_LOCK:
+            _ASSIGNED_SAVED.setdefault(engine, {})[pid] = assigned.key
+    return written + len(due)
 
 
 def _sorted_counter(counts: dict[str, int]) -> Counter[str]:
@@ -245,13 +346,12 @@ def progress(
         project_row = get_project(session, project)
         require_lead(session, project_row, lead)
         pid = project_row.id
-        traces = session.scalar(select(func.count()).where(TraceRow.project_id == pid)) or 0
-        gold_items = (
-            session.scalar(
-                select(func.count()).where(TraceRow.project_id == pid, TraceRow.is_gold.is_(True))
-            )
-            or 0
-        )
+        # One pass for both counts (no index has is_gold: counting the gold alone scans too).
+        traces, gold_items = session.execute(
+            select(
+                func.count(), func.coalesce(func.sum(case((TraceRow.is_gold.is_(True), 1))), 0)
+            ).where(TraceRow.project_id == pid)
+        ).one()
         names = dict(session.execute(select(Annotator.id, Annotator.name)).all())
         roles = dict(
             session.execute(

@@ -6,11 +6,14 @@ The numbers come from :func:`annotator.services.progress.progress`,
 :func:`annotator.services.agreement.agreement_report` (without bootstrap: intervals are for the
 CLI report, the dashboard wants speed) and
 :func:`annotator.services.detection.lead_report.lead_detector_report`, computed on background
-threads; the window only draws.
+threads; the window only draws. After a refresh is shown (and when the window closes) the label
+table behind the numbers is written to its snapshot file off the GUI thread, so the next open
+starts from it instead of reading every label (see :mod:`annotator.services.label_table`).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtGui import QCloseEvent, QColor, QFont, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -44,8 +47,10 @@ from annotator.gui.background import Background
 from annotator.services.agreement import AgreementReport, agreement_report
 from annotator.services.detection.lead_report import lead_detector_report
 from annotator.services.detection.report import POSITIVE, Counts, DetectorReport
-from annotator.services.progress import ProgressReport, progress
+from annotator.services.progress import ProgressReport, flush_snapshots, progress
 from annotator.store.database import Database
+
+log = logging.getLogger(__name__)
 
 SERIES = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7")
 """Tableau 10: distinguishable on light and dark backgrounds."""
@@ -431,6 +436,8 @@ class DashboardWindow(QWidget):
         self.lead = lead
         self.data: DashboardData | None = None
         self.refreshing = False
+        self.saving = False
+        """A snapshot write of this window is running."""
         self._again = False
         self._parts: dict[str, object] = {}
         self._failure: BaseException | None = None
@@ -559,6 +566,37 @@ class DashboardWindow(QWidget):
         self.status.setText(f"updated {stamp} ({data.seconds * 1000:.0f} ms)")
         self._finish()
         self.refreshed.emit()
+        self.save_snapshots()
+
+    def save_snapshots(self, *, force: bool = False) -> None:
+        """Write the label snapshot if it is due (after a full read, or many changes since;
+        any change with ``force``), on a worker after the refresh was shown: one at a time, and
+        a failed write (disk full, read-only cache) is only logged, the numbers are shown."""
+        if self.saving:
+            return
+        self.saving = True
+        db = self.db
+        self.bg.run(
+            lambda: flush_snapshots(db, force=force),
+            self._snapshot_done,
+            self._snapshot_done,
+            context=self,
+        )
+
+    def _snapshot_done(self, result: object) -> None:
+        self.saving = False
+        if isinstance(result, BaseException):
+            log.warning("label snapshot not written: %s", result)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Keep the latest label table for the next open (off the GUI thread)."""
+        db = self.db
+        self.bg.run(
+            lambda: flush_snapshots(db, force=True),
+            None,
+            lambda exc: log.warning("label snapshot not written: %s", exc),
+        )
+        super().closeEvent(event)
 
     def _load_failed(self, exc: BaseException) -> None:
         """Shown in the window (no modal box: a refresh may fail while the lead works on)."""

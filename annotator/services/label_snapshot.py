@@ -1,0 +1,148 @@
+"""Snapshot files of label tables (:mod:`annotator.services.label_table`), so that a new process
+(the dashboard opened again tomorrow) starts from yesterday's arrays plus the labels changed
+since, instead of reading and parsing every label row again (seconds at a million labels).
+
+A snapshot is one uncompressed ``.npz`` (numpy arrays in a zip: each member's CRC is checked on
+read, so a torn or corrupt file is an error, never wrong numbers) with a JSON metadata member.
+It names the database it came from by a random identity kept in ``app_state`` (created the
+first time a snapshot is written), the project, the database schema generation (Alembic
+revision) and the snapshot format; the caller checks them and the fingerprint against the
+database before using the arrays, and falls back to a full read on any mismatch.
+
+Writes are atomic (a temporary file in the same directory, then ``os.replace``): a reader sees
+the old file or the new one, never half of one. This module knows nothing about Qt or where the
+cache directory is: the GUI and the CLI pass it in.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from annotator.store.database import Database
+from annotator.store.models import AppState
+
+if TYPE_CHECKING:  # numpy loads when a snapshot is read or written, not when one is configured
+    import numpy as np
+
+FORMAT = 1
+"""Bumped whenever the arrays or their meaning change: older files are then ignored."""
+IDENTITY_KEY = "database_identity"
+"""``app_state`` key of the database's random identity."""
+_META = "__meta__"
+_DIRECTORY: list[Path] = []
+"""The snapshot directory (at most one entry; empty: snapshots off, the default)."""
+
+
+def use_snapshots(directory: Path | None) -> None:
+    """Keep label tables in snapshot files under ``directory`` (None: not at all). Set once by
+    the GUI or the CLI from :class:`annotator.paths.Paths` (cheap: any command that opens the
+    database calls it); services never pick a location."""
+    _DIRECTORY[:] = [directory] if directory is not None else []
+
+
+def snapshot_dir() -> Path | None:
+    return _DIRECTORY[0] if _DIRECTORY else None
+
+
+def read_identity(connection: Connection) -> str | None:
+    """The database's identity, or None before the first snapshot was written (read-only: a
+    reader inside a transaction must not write)."""
+    value = connection.execute(
+        select(AppState.value).where(AppState.key == IDENTITY_KEY)
+    ).scalar_one_or_none()
+    return str(value) if value else None
+
+
+def ensure_identity(db: Database) -> str:
+    """The database's identity, created on first need (a race between two writers keeps the
+    first one: insert-or-ignore, then read)."""
+    with db.session() as session:
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(
+            insert(AppState)
+            .values(key=IDENTITY_KEY, value=uuid.uuid4().hex)
+            .on_conflict_do_nothing(index_elements=[AppState.key])
+        )
+        value = read_identity(session.connection())
+    assert value is not None
+    return value
+
+
+def schema_generation(connection: Connection) -> str:
+    """The Alembic revision of the database ('' when it has none, e.g. a test schema)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return ""
+    value = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return str(value or "")
+
+
+def snapshot_path(directory: Path, identity: str, project_id: int, kind: str = "labels") -> Path:
+    return directory / f"{kind}-{identity}-{project_id}.npz"
+
+
+def compact(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Integers in the smallest signed type that holds them (a status code needs one byte, not
+    eight): the file is a third of the size and reads that much faster."""
+    import numpy as np
+
+    if values.dtype.kind != "i" or values.size == 0:
+        return values
+    low, high = int(values.min()), int(values.max())
+    for dtype in (np.int8, np.int16, np.int32, np.int64):
+        info = np.iinfo(dtype)
+        if info.min <= low and high <= info.max:
+            return values.astype(dtype, copy=False)
+    return values
+
+
+def write_arrays(
+    path: Path, arrays: Mapping[str, np.ndarray[Any, Any]], meta: Mapping[str, Any]
+) -> None:
+    """Write ``arrays`` and ``meta`` (JSON-able) to ``path`` atomically."""
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    members = {name: compact(values) for name, values in arrays.items()}
+    members[_META] = np.frombuffer(orjson.dumps(dict(meta) | {"format": FORMAT}), dtype=np.uint8)
+    fd, temp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, allow_pickle=False, **members)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def read_arrays(
+    path: Path,
+) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, Any]] | None:
+    """The arrays and metadata of a snapshot of the current format; None when the file is
+    missing, unreadable, corrupt or of another format. Integer arrays come back as int64."""
+    import numpy as np
+
+    try:
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
+            contents = {name: archive[name] for name in archive.files}
+        meta = orjson.loads(contents.pop(_META).tobytes())
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, orjson.JSONDecodeError):
+        return None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        return None
+    arrays = {
+        name: values.astype(np.int64) if values.dtype.kind == "i" else values
+        for name, values in contents.items()
+    }
+    return arrays, meta
