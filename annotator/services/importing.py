@@ -37,6 +37,7 @@ from annotator.formats.containers import SUFFIXES, FormatError, RejectedRecord
 from annotator.formats.reading import read_file, resolve_format
 from annotator.paths import resolve_paths
 from annotator.services.projects import get_project
+from annotator.store.checkpoint import WalCheckpointer, checkpoints_beside
 from annotator.store.database import Database
 from annotator.store.models import (
     Adjudication,
@@ -468,6 +469,7 @@ class _Writer:
         self._db = db
         self._tasks: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        self._checkpointer: WalCheckpointer | None = None
         self._ready = Future[None]()
         self._thread = threading.Thread(target=self._serve, name="import-writer", daemon=True)
         self._thread.start()
@@ -475,7 +477,12 @@ class _Writer:
 
     def _serve(self) -> None:
         try:
-            with self._db.engine.connect() as conn, import_tuning(conn):
+            with (
+                self._db.engine.connect() as conn,
+                import_tuning(conn),
+                checkpoints_beside(conn) as checkpointer,
+            ):
+                self._checkpointer = checkpointer
                 self._ready.set_result(None)
                 while True:
                     task = self._tasks.get()
@@ -490,6 +497,8 @@ class _Writer:
                     except BaseException as exc:
                         self._error = exc
                         future.set_exception(exc)
+                    if checkpointer is not None:
+                        checkpointer.poke()
                 if conn.in_transaction():
                     conn.rollback()
         except BaseException as exc:
@@ -532,6 +541,13 @@ class _Writer:
     def close(self) -> None:
         self._tasks.put(_STOP)
         self._thread.join()
+
+    def checkpoint(self, conn: Connection) -> None:
+        """Fold the rest of the write-ahead log into the database file now, as part of the
+        import's time (after the background checkpoints have stopped)."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+        _checkpoint(conn)
 
 
 class _Run:
@@ -951,7 +967,7 @@ class _Run:
 
 
 def _checkpoint(conn: Connection) -> None:
-    """Fold the write-ahead log into the database file now, as part of the import's time."""
+    """Fold the write-ahead log into the database file now."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").all()
         conn.commit()
@@ -1019,7 +1035,7 @@ def import_files(
                     )
                 run.bytes_before += sizes[index]
             writer.call(lambda conn: conn.commit() if strict else None)
-            writer.call(_checkpoint)
+            writer.call(writer.checkpoint)
         except _StrictStop as stop:
             writer.discard_queued()
             writer.recover()
