@@ -105,10 +105,15 @@ def iter_records(
     return _json_records(path, kind, max_record_bytes, max_document_bytes)
 
 
+_READ_BUFFER = 1 << 18
+"""Bytes read from disk at a time: ``readline`` of 10-50 KB records through the default 8 KB
+buffer copied each line in pieces (3x slower, measured); 256 KiB is as fast as larger buffers."""
+
+
 def _open(path: Path) -> IO[bytes]:
     if path.suffix.lower() == ".gz":
         return cast("IO[bytes]", gzip.open(path, "rb"))
-    return path.open("rb")
+    return path.open("rb", buffering=_READ_BUFFER)
 
 
 def _json_records(

@@ -24,11 +24,14 @@ _CLOSE_OF = dict(_PAIRS)
 
 
 def has_inline_reasoning(text: str) -> bool:
-    return any(o in text or c in text for o, c in _PAIRS)
+    # Every tag starts with "<": one scan settles most texts (an import scans every answer).
+    return "<" in text and any(o in text or c in text for o, c in _PAIRS)
 
 
 def _text_block(text: str) -> Block | None:
-    text = text.replace(_SOLUTION[0], "").replace(_SOLUTION[1], "").strip()
+    if "<|" in text:
+        text = text.replace(_SOLUTION[0], "").replace(_SOLUTION[1], "")
+    text = text.strip()
     return Block(kind=BlockKind.TEXT, text=text) if text else None
 
 
