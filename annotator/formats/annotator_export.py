@@ -5,12 +5,19 @@ detection, so the reader is registered first. The trace comes back as it was exp
 turns, metadata and original record) and the labels and adjudications ride in
 ``meta.extra["annotator_labels"]`` / ``["annotator_adjudications"]``, which the importer turns
 into label rows. This is how a workstation's work is merged into the lead's database.
+
+The columnar exports (Parquet, the Hugging Face folder) carry the same record with its free-form
+parts as JSON text, because an Arrow struct needs fixed keys: ``meta.extra``, ``original`` and
+``agreement.votes`` are strings there (their schema fields say ``json: 1``). A ``meta.extra``
+that is a string marks that form; the reader then decodes ``meta.extra`` and ``original``, so a
+Parquet export imports exactly as the JSONL one does.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from annotator.domain.trace import Block, BlockKind, Role, Trace, TraceMeta, Turn
@@ -59,6 +66,14 @@ def _turns(value: Any) -> tuple[Turn, ...]:
     return tuple(turns)
 
 
+def _json_field(text: str, field: str) -> Any:
+    """A value the columnar layout stores as JSON text (see the module docstring)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"expected JSON text: {exc}".splitlines()[0], field=field) from None
+
+
 def _entries(value: Any, keys: tuple[str, ...], field: str) -> list[dict[str, Any]]:
     if value is None:
         return []
@@ -90,6 +105,11 @@ class AnnotatorExportReader:
         if not isinstance(meta, dict):
             raise RecordError("expected an object", field="meta")
         extra = meta.get("extra") or {}
+        original = data.get("original")
+        if isinstance(extra, str):  # the columnar layout: JSON text
+            extra = _json_field(extra, "meta.extra")
+            if isinstance(original, str):
+                original = _json_field(original, "original")
         if not isinstance(extra, dict):
             raise RecordError("expected an object", field="meta.extra")
         extra = {k: v for k, v in extra.items() if k not in (LABELS_KEY, ADJUDICATIONS_KEY)}
@@ -108,7 +128,7 @@ class AnnotatorExportReader:
                 uid=uid,
                 turns=_turns(data.get("turns")),
                 meta=trace_meta,
-                original=data.get("original"),
+                original=original,
             )
         ]
 

@@ -102,3 +102,29 @@ def test_bad_records_name_the_field(changes: dict[str, Any], field: str) -> None
     with pytest.raises(RecordError) as info:
         read(record(**changes))
     assert info.value.field == field
+
+
+def test_columnar_form_with_json_text_is_decoded() -> None:
+    """Parquet/HF rows keep meta.extra and original as JSON text; they read as the JSONL ones."""
+    data = record()
+    columnar = record(
+        meta={**data["meta"], "extra": '{"k":1,"annotator_labels":["stale"]}'},
+        original='{"messages":[]}',
+        agreement={"n_labelers": 1, "votes": '{"legitimate":1}'},
+    )
+    (want,) = read(data)
+    (got,) = read(columnar)
+    assert got == want
+    (text_original,) = read(record(meta=columnar["meta"], original='"a YAML cassette, as text"'))
+    assert text_original.original == "a YAML cassette, as text"
+
+
+@pytest.mark.parametrize(
+    ("extra", "original", "field"),
+    [("{not json", None, "meta.extra"), ("[1]", None, "meta.extra"), ("{}", "{bad", "original")],
+)
+def test_bad_json_text_names_the_field(extra: str, original: str | None, field: str) -> None:
+    data = record()
+    with pytest.raises(RecordError) as info:
+        read(record(meta={**data["meta"], "extra": extra}, original=original))
+    assert info.value.field == field
