@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import event, func, insert, select
 
 from annotator.domain.trace import Block, BlockKind, Role, Trace, TraceMeta, Turn
 from annotator.services.projects import create_project
@@ -204,3 +204,27 @@ def test_new_databases_get_large_pages_and_old_ones_keep_theirs(
             create_project(database, "p")
         finally:
             database.dispose()
+
+
+def test_two_insert_texts_whatever_the_batch_sizes(db: Database) -> None:
+    """The driver keeps every prepared statement with a copy of its last parameters: one text per
+    remainder size would keep many copies of trace bytes alive (memory growing with the file)."""
+    texts: set[str] = set()
+
+    def remember(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("INSERT INTO traces"):
+            texts.add(statement)
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        n = 0
+        with db.engine.begin() as conn:
+            for size in (1, 7, 49, 50, 51, 99, 101, 3):
+                batch = [PendingTrace(make(f"s{n + i}")) for i in range(size)]
+                n += size
+                assert write_traces(conn, 1, None, batch).inserted == size
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    assert len(texts) == 2
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(TraceRow)) == n
