@@ -467,6 +467,9 @@ class DashboardWindow(QWidget):
         self.refresh_button.clicked.connect(self.refresh)
         bar.addWidget(self.refresh_button)
         main.addLayout(bar)
+        # The numbers are computed while the charts below are built (a tenth of a second of
+        # widgets); the results arrive through the event loop, after this constructor.
+        self.refresh()
 
         body = QWidget()
         grid = QGridLayout(body)
@@ -507,7 +510,6 @@ class DashboardWindow(QWidget):
         scroll.setWidget(body)
         main.addWidget(scroll, 1)
         self._apply_palette()
-        self.refresh()
 
     # -- refreshing ------------------------------------------------------------------------
 

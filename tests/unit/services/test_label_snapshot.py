@@ -301,20 +301,20 @@ def test_snapshots_are_rewritten_when_due(
     _table(db)
     assert lt.flush_snapshots(db) == 0
     assert lt.flush_snapshots(db, force=True) == 1  # e.g. the dashboard closes
-    assert [p.suffix for p in cache.iterdir()] == [".npz"]  # no temporary file left
+    assert [p.suffix for p in cache.iterdir()] == [".snapshot"]  # no temporary file left
 
 
 def test_a_failed_write_keeps_the_old_file_and_no_temporary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "labels-x-1.npz"
+    path = tmp_path / "labels-x-1.snapshot"
     label_snapshot.write_arrays(path, {"ids": np.arange(5)}, {"project": 1})
     old = path.read_bytes()
 
-    def failing(*_args: object, **_kwargs: object) -> None:
+    def failing(*_args: object, **_kwargs: object) -> bytes:
         raise OSError("disk full")
 
-    monkeypatch.setattr(np, "savez", failing)
+    monkeypatch.setattr(label_snapshot, "_padded", failing)
     with pytest.raises(OSError, match="disk full"):
         label_snapshot.write_arrays(path, {"ids": np.arange(9)}, {"project": 1})
     assert path.read_bytes() == old
