@@ -498,7 +498,7 @@ class _Writer:
                         self._error = exc
                         future.set_exception(exc)
                     if checkpointer is not None:
-                        checkpointer.poke()
+                        checkpointer.after_commit()
                 if conn.in_transaction():
                     conn.rollback()
         except BaseException as exc:

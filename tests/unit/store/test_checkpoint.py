@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection
 
+from annotator.store import checkpoint
 from annotator.store.checkpoint import WalCheckpointer, checkpoints_beside
 from annotator.store.database import Database
 from annotator.store.open import open_database
@@ -71,3 +72,26 @@ def test_closing_twice_is_harmless(db: Database) -> None:
         checkpointer.close()
         checkpointer.poke()
     assert not checkpointer._thread.is_alive()
+
+
+def test_the_log_starts_over_past_its_limit(
+    db: Database, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the writer always one transaction ahead the log would never rewind by itself: past
+    the limit the writer waits for a full checkpoint, and the file is truncated back to it."""
+    monkeypatch.setattr(checkpoint, "WAL_LIMIT_BYTES", 3 * MB)
+    wal = path.with_name(path.name + "-wal")
+    largest = 0
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE blobs (data BLOB)")
+        conn.commit()
+        with checkpoints_beside(conn) as checkpointer:
+            assert checkpointer is not None
+            for _ in range(30):
+                _write_megabytes(conn, 1)
+                checkpointer.after_commit()
+                largest = max(largest, wal.stat().st_size)
+        assert conn.exec_driver_sql("PRAGMA journal_size_limit").scalar() == -1
+        conn.commit()
+    assert largest < 8 * MB  # 30 MB written through a log that kept starting over
+    assert path.stat().st_size >= 30 * MB
