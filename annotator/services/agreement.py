@@ -13,7 +13,7 @@ import threading
 import weakref
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -492,10 +492,14 @@ def compute_agreement(
     n_categories = max(len(data.categories), 1)
     patterns = _compress(data.codes, n_categories)
     present = data.present
+    # Raters per item by adding columns: a sum along a 3-wide axis is several times slower.
+    raters_per_item = np.zeros(present.shape[0], dtype=np.int64)
+    for j in range(present.shape[1]):
+        raters_per_item += present[:, j]
     k = modal_raters(patterns)
     verdict = VerdictAgreement(
-        n_items=int(present.any(axis=1).sum()),
-        n_pairable=int((present.sum(axis=1) >= 2).sum()),
+        n_items=int(np.count_nonzero(raters_per_item)),
+        n_pairable=int(np.count_nonzero(raters_per_item >= 2)),
         percent=percent_agreement(patterns, bootstrap=bootstrap, seed=seed, confidence=confidence),
         fleiss_k=k,
         fleiss=fleiss_kappa(patterns, k=k, bootstrap=bootstrap, seed=seed, confidence=confidence)
@@ -510,13 +514,8 @@ def compute_agreement(
         for b in range(a + 1, len(names))
         if np.any(present[:, a] & present[:, b])
     ]
-    overall_spans, pair_spans = span_agreements(
-        data.spans,
-        present,
-        pairs=index_pairs,
-        bootstrap=span_bootstrap,
-        seed=seed,
-        confidence=confidence,
+    overall_spans, pair_spans = _span_agreements(
+        data.spans, present, index_pairs, span_bootstrap, seed, confidence
     )
     pairs = []
     for (a, b), spans in zip(index_pairs, pair_spans, strict=True):
@@ -535,7 +534,6 @@ def compute_agreement(
             )
         )
     per_labeler = []
-    raters_per_item = present.sum(axis=1)
     for j, name in enumerate(names):
         mine = [p for (a, b), p in zip(index_pairs, pairs, strict=True) if j in (a, b)]
         shared = sum(p.n_items for p in mine)
@@ -591,6 +589,41 @@ def compute_agreement(
         over_time=tuple(over_time),
         gold=tuple(gold),
     )
+
+
+def _span_agreements(
+    spans: SpanTable,
+    present: np.ndarray[Any, np.dtype[np.bool_]],
+    pairs: list[tuple[int, int]],
+    bootstrap: int,
+    seed: int,
+    confidence: float,
+) -> tuple[SpanAgreement, list[SpanAgreement]]:
+    """:func:`span_agreements` on the items where someone marked a span, the only ones that
+    enter its estimates (same rows in the same order, so the same sums and resamples); the
+    items without any span only add to ``both_empty``, counted here. A third of the per-item
+    work when a third of the labels have spans."""
+    n_items = present.shape[0]
+    marked = np.zeros(n_items, dtype=bool)
+    marked[spans.item] = True
+    if np.count_nonzero(marked) == n_items:
+        return span_agreements(
+            spans, present, pairs=pairs, bootstrap=bootstrap, seed=seed, confidence=confidence
+        )
+    position = np.cumsum(marked) - 1
+    subset = SpanTable(
+        np.ascontiguousarray(position[spans.item]), spans.rater, spans.group, spans.start, spans.end
+    )
+    overall, per_pair = span_agreements(
+        subset, present[marked], pairs=pairs, bootstrap=bootstrap, seed=seed, confidence=confidence
+    )
+    unmarked = present[~marked]
+    empty = [int(np.count_nonzero(unmarked[:, a] & unmarked[:, b])) for a, b in pairs]
+    per_pair = [
+        replace(result, both_empty=result.both_empty + extra)
+        for result, extra in zip(per_pair, empty, strict=True)
+    ]
+    return replace(overall, both_empty=overall.both_empty + sum(empty)), per_pair
 
 
 _COUNT_KEYS = 1 << 22

@@ -1,6 +1,7 @@
 """The agreement report groups rating rows by counting keys (verdicts, per tag, per day) instead
 of the domain's sort; the groups must be exactly those of :func:`compress` on the same rows, on
-the counting path and on the fallbacks for many labelers."""
+the counting path and on the fallbacks for many labelers. Span agreement computed on the items
+with spans only must equal the domain's on every item."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from datetime import date
 import numpy as np
 import pytest
 
-from annotator.domain.agreement import MISSING, RatingPatterns, SpanTable, binary_ratings, compress
+from annotator.domain.agreement import (
+    MISSING,
+    RatingPatterns,
+    SpanTable,
+    binary_ratings,
+    compress,
+    span_agreements,
+)
 from annotator.services import agreement as ag
 from annotator.services.agreement import AgreementData
 
@@ -84,3 +92,26 @@ def test_daily_patterns_equal_compress_per_day(
 def test_no_items_no_days() -> None:
     codes = np.zeros((0, 2), dtype=np.int64)
     assert ag._daily_patterns(_data(codes, [], True), 3) == []
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 1.0])
+@pytest.mark.parametrize("bootstrap", [0, 40])
+def test_span_agreement_on_the_marked_items_equals_all_items(share: float, bootstrap: int) -> None:
+    """Only items with a span enter the estimates; the others only count as both empty."""
+    rng = np.random.default_rng(int(share * 10) + bootstrap)
+    n, raters = 200, 3
+    present = rng.random((n, raters)) < 0.8
+    rows = []
+    for item in range(n):
+        if rng.random() >= share:
+            continue
+        for rater in range(raters):
+            if present[item, rater] and rng.random() < 0.7:
+                start = int(rng.integers(0, 50))
+                rows.append((item, rater, int(rng.integers(0, 2)), start, start + 5))
+    spans = SpanTable.from_rows(rows)
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    got = ag._span_agreements(spans, present, pairs, bootstrap, 7, 0.9)
+    want = span_agreements(spans, present, pairs=pairs, bootstrap=bootstrap, seed=7, confidence=0.9)
+    assert got[0] == want[0]
+    assert got[1] == want[1]
