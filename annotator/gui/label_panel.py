@@ -227,6 +227,14 @@ class LabelPanel(QWidget):
         self.set_keymap(keymap)
         self.set_label(Label())
         self._tune_contrast()
+        self._fit_choices_width()
+
+    def _fit_choices_width(self) -> None:
+        """The choices scroll only vertically, so their area is never narrower than what it
+        holds plus its scroll bar: a narrow pane would cut the tag names off on the right."""
+        bar = self.choices.verticalScrollBar().sizeHint().width()
+        frame = 2 * self.choices.frameWidth()
+        self.choices.setMinimumWidth(self._body.minimumSizeHint().width() + bar + frame)
 
     def _tune_contrast(self) -> None:
         """Check boxes and radio buttons are filled with Base; on a dark palette Base is darker
@@ -247,6 +255,8 @@ class LabelPanel(QWidget):
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
             self._tune_contrast()
+        elif event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit_choices_width()
 
     # -- building ----------------------------------------------------------------------
 

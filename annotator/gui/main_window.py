@@ -143,6 +143,24 @@ class TypingGuard(QObject):
         return False
 
 
+DEFAULT_SIZE = (1600, 960)
+"""First-start size on a screen that has room for it; a smaller screen gets its available area."""
+DEFAULT_SPLIT = (460, 740, 420)
+"""First-start widths of queue, trace and label pane at the default size. A narrower window
+keeps the label pane's width (the labeler works there) and shares the rest 460:740."""
+TRACE_MIN_WIDTH = 180
+"""The trace pane never shrinks below a readable column; the other panes' minimums come from
+their contents (the filter boxes may elide their text, the label panel may not)."""
+
+
+def default_split(width: int) -> list[int]:
+    """Queue, trace and label pane widths for a window ``width`` wide (see DEFAULT_SPLIT)."""
+    queue, trace, label = DEFAULT_SPLIT
+    label = min(label, width * label // sum(DEFAULT_SPLIT) * 5 // 4)
+    rest = max(width - label, 0)
+    return [rest * queue // (queue + trace), rest * trace // (queue + trace), label]
+
+
 class MainWindow(QMainWindow):
     """``open_db`` runs on a worker and returns the Database; the window owns it from then on
     (disposed on close)."""
@@ -246,6 +264,11 @@ class MainWindow(QMainWindow):
             self.sort_box.addItem(title, value)
         for box in (self.status_filter, self.verdict_filter, self.sort_box):
             box.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+            # Sized by a short text, not the longest item, so the queue pane can be narrow.
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            box.setMinimumContentsLength(4)
             filters.addWidget(box)
         ql.addLayout(filters)
         self.model = QueueModel(self)
@@ -280,6 +303,7 @@ class MainWindow(QMainWindow):
 
         # Trace
         centre = QWidget()
+        centre.setMinimumWidth(TRACE_MIN_WIDTH)
         cl = QVBoxLayout(centre)
         cl.setContentsMargins(0, 6, 0, 6)
         self.trace_header = QLabel("Opening the database…")
@@ -298,7 +322,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("rightTabs")
         self.label_host = QWidget()
-        self.label_host.setMinimumWidth(330)
+        # No fixed width: the label panel asks for what its choices need (see LabelPanel).
         self._label_layout = QVBoxLayout(self.label_host)
         self._label_layout.setContentsMargins(0, 0, 0, 0)
         self._label_layout.addWidget(
@@ -417,16 +441,19 @@ class MainWindow(QMainWindow):
         return action
 
     def _restore_layout(self) -> None:
-        self.resize(1600, 960)
         s = self.settings
-        if s.window_geometry:
-            self.restoreGeometry(QByteArray(base64.b64decode(s.window_geometry)))
+        restored = bool(s.window_geometry) and self.restoreGeometry(
+            QByteArray(base64.b64decode(s.window_geometry or ""))
+        )
+        if not restored:
+            self._first_start_geometry()
+        self.fit_to_screen()
         if s.window_state:
             self.restoreState(QByteArray(base64.b64decode(s.window_state)))
         if len(s.splitter_sizes) == 3 and all(x > 0 for x in s.splitter_sizes):
             self.splitter.setSizes(s.splitter_sizes)
         else:
-            self.splitter.setSizes([460, 740, 420])
+            self.splitter.setSizes(default_split(self.width()))
         for i, (_title, value) in enumerate(SORTS):
             if value == s.queue_sort:
                 self.sort_box.setCurrentIndex(i)
@@ -434,11 +461,48 @@ class MainWindow(QMainWindow):
             if statuses is not None and sorted(statuses) == sorted(s.queue_statuses):
                 self.status_filter.setCurrentIndex(i)
 
+    def _first_start_geometry(self) -> None:
+        """The default size, cut to the screen's available area, centred on it."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(*DEFAULT_SIZE)
+            return
+        avail = screen.availableGeometry()
+        self.resize(min(DEFAULT_SIZE[0], avail.width()), min(DEFAULT_SIZE[1], avail.height()))
+        self.move(
+            avail.x() + (avail.width() - self.width()) // 2,
+            avail.y() + (avail.height() - self.height()) // 2,
+        )
+
+    def fit_to_screen(self) -> None:
+        """Keep the whole window, frame included, inside the available area of its screen.
+
+        A size saved on a larger monitor (or the default on a small one) would otherwise put the
+        label panel past the right edge; no window manager clamps it on every desktop. Called
+        before the first show and again once the frame's size is known."""
+        if self.isMaximized() or self.isFullScreen():
+            return
+        screen = QGuiApplication.screenAt(self.frameGeometry().center()) or self.screen()
+        if screen is None:
+            return
+        avail = screen.availableGeometry()
+        frame, inner = self.frameGeometry(), self.geometry()
+        frame_w, frame_h = frame.width() - inner.width(), frame.height() - inner.height()
+        width = max(min(inner.width(), avail.width() - frame_w), self.minimumWidth())
+        height = max(min(inner.height(), avail.height() - frame_h), self.minimumHeight())
+        if (width, height) != (inner.width(), inner.height()):
+            self.resize(width, height)
+        x = min(max(frame.x(), avail.x()), avail.x() + avail.width() - (width + frame_w))
+        y = min(max(frame.y(), avail.y()), avail.y() + avail.height() - (height + frame_h))
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(max(x, avail.x()), max(y, avail.y()))
+
     # -- start-up ----------------------------------------------------------------------------
 
     def start(self) -> None:
         """Called once the window is on screen: open the database off the GUI thread."""
         self.clock.start()
+        self.fit_to_screen()  # the frame's size is known now that the window is shown
         sizes = self.settings.splitter_sizes
         if len(sizes) == 3 and all(x > 0 for x in sizes):
             self.splitter.setSizes(sizes)  # again, now that the window has its real width
