@@ -322,7 +322,8 @@ def agreement_data_from_table(
     for j, (_, aid) in enumerate(by_name):
         column[aid] = j
     categories = list(schema.verdict_values)
-    used = np.unique(table.verdict[rows]) if rows.size else np.zeros(0, np.int64)
+    # Codes in use by counting (rows have a verdict, so codes are >= 0): no sort of 1M codes.
+    used = np.flatnonzero(np.bincount(table.verdict[rows], minlength=len(table.verdicts)))
     for verdict in sorted({table.verdicts[int(c)] for c in used} - set(categories)):
         categories.append(verdict)
     code_of = {v: i for i, v in enumerate(categories)}
@@ -370,7 +371,9 @@ def agreement_data_from_table(
     # Latest submit per item in seconds first, then one division per item (not per label).
     day_matrix = np.full((n_items, max(n_raters, 1)), NO_TIME, dtype=np.int64)
     day_matrix[item, rater] = table.submitted[rows]
-    latest_at = day_matrix.max(axis=1) if n_items else np.zeros(0, np.int64)
+    latest_at = day_matrix[:, 0].copy()
+    for j in range(1, day_matrix.shape[1]):  # column by column: max along 3 wide is slow
+        np.maximum(latest_at, day_matrix[:, j], out=latest_at)
     latest = np.where(latest_at == NO_TIME, 0, latest_at // 86400 + _EPOCH_ORDINAL)
     low = int(latest.min(initial=0))
     seen_day = np.bincount(latest - low) > 0 if n_items else np.zeros(0, bool)
@@ -792,8 +795,10 @@ def agreement_report(
     """Lead-only. Agreement on the verdict (percent, Fleiss, Krippendorff's alpha), per pair
     (percent, Cohen's kappa, spans), per labeler, per tag (alpha), on evidence spans, per day,
     and gold accuracy; intervals from ``bootstrap`` seeded item resamples (0: none)."""
-    data = load_agreement_data(db, project, lead=lead, labelers=labelers)
+    # Gold first: its queries run without the GIL while a parallel job (the dashboard's
+    # progress) may hold the label table's lock, reading or merging the labels.
     gold = tuple(gold_accuracy(db, project, lead=lead, labelers=labelers))
+    data = load_agreement_data(db, project, lead=lead, labelers=labelers)
     # The matrices are cached (same object while the labels are unchanged), so an unchanged
     # project with the same options gets the same report without recomputing the metrics.
     key = (project, labelers and tuple(labelers), bootstrap, seed, confidence, gold)
