@@ -86,7 +86,7 @@ class CsvWriter:
         self._csv.writerow([".".join(p) for p in self._paths])
 
     def write(self, record: dict[str, Any]) -> None:
-        flat = arrow_record(record, expand_turns=False)
+        flat = arrow_record(record, expand_turns=False, typed_labels=False)
         cells = []
         for path in self._paths:
             value = flat.get(path[0]) if len(path) == 1 else _get(flat, path)

@@ -505,10 +505,63 @@ def _full_turns(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def arrow_record(record: dict[str, Any], *, expand_turns: bool = True) -> dict[str, Any]:
+_SPAN_INTS = ("turn", "block", "start", "end")
+
+
+def _is_int(value: Any) -> bool:
+    return value is None or (type(value) is int and -(2**63) <= value < 2**63)
+
+
+def _is_str(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+def _strings(value: Any) -> bool:
+    return value is None or (type(value) is list and all(type(v) is str for v in value))
+
+
+def label_fits(label: Any) -> bool:
+    """Whether a label object converts to the label struct as it is. pyarrow would refuse a
+    stored label that no longer validates (a span that is not an object) or, worse, turn
+    ``"tags": "oops"`` into four one-letter tags."""
+    if label is None:
+        return True
+    if type(label) is not dict:
+        return False
+    get = label.get
+    if not (_is_int(get("confidence")) and _strings(get("tags"))):
+        return False
+    if not (_strings(get("counter_tags")) and _is_str(get("verdict"))):
+        return False
+    if not _is_str(get("rationale")):
+        return False
+    spans = get("spans")
+    if spans is None:
+        return True
+    return type(spans) is list and all(
+        type(span) is dict
+        and all(_is_int(span.get(k)) for k in _SPAN_INTS)
+        and _is_str(span.get("text"))
+        for span in spans
+    )
+
+
+def _typed_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Labels or adjudications with a label object that does not fit the struct set to null
+    (the entry's verdict, status and who still say what it was; JSONL and CSV keep it)."""
+    if all(label_fits(e.get("label")) for e in entries):
+        return entries
+    return [e if label_fits(e.get("label")) else {**e, "label": None} for e in entries]
+
+
+def arrow_record(
+    record: dict[str, Any], *, expand_turns: bool = True, typed_labels: bool = True
+) -> dict[str, Any]:
     """A view record in the shape its arrow schema wants: free-form JSON parts (the original
     record, ``meta.extra``, vote counts) as JSON text, every block field present. Without
-    ``expand_turns`` stored turns stay :class:`RawJson` (CSV writes them as one JSON cell)."""
+    ``expand_turns`` stored turns stay :class:`RawJson` (CSV writes them as one JSON cell).
+    With ``typed_labels`` (Parquet) a label object that does not fit the label struct is null,
+    see :func:`label_fits`; CSV writes label objects as JSON text, so it keeps them."""
     if EXPORT_MARKER not in record:
         return record
     out = dict(record)
@@ -519,6 +572,9 @@ def arrow_record(record: dict[str, Any], *, expand_turns: bool = True) -> dict[s
         out["turns"] = _full_turns(turns)
     out["meta"] = {**record["meta"], "extra": _json_text(record["meta"].get("extra") or {})}
     out["agreement"] = {**record["agreement"], "votes": _json_text(record["agreement"]["votes"])}
+    if typed_labels:
+        out["labels"] = _typed_entries(record["labels"])
+        out["adjudications"] = _typed_entries(record["adjudications"])
     if "original" in record:
         out["original"] = _json_text(record["original"])
     return out

@@ -95,3 +95,47 @@ def test_parquet_keeps_free_form_parts_as_json_text(tmp_path: Path) -> None:
     row = pq.read_table(tmp_path / "o" / "data.parquet").to_pylist()[0]
     assert orjson.loads(row["meta"]["extra"]) == {"k": 0}
     assert orjson.loads(row["original"]) == {"id": "t000", "messages": []}
+
+
+def test_parquet_writes_a_stored_label_that_no_longer_validates(tmp_path: Path) -> None:
+    """pyarrow refused such a label (the whole export failed) or split a string into one-letter
+    tags. Parquet gets a null label object with the entry's verdict; JSONL keeps it as it is."""
+    from annotator.services.projects import ensure_annotator, get_project
+    from annotator.store.models import LabelRow
+
+    broken = {
+        "t000": '{"verdict": "legitimate", "tags": "oops"}',
+        "t001": '{"verdict": "legitimate", "spans": [1]}',
+        "t002": '{"verdict": "legitimate", "confidence": "high"}',
+    }
+    db = open_db(tmp_path / "a.db")
+    try:
+        build(db, n=6, gold=False)
+        with db.session() as s:
+            pid = get_project(s, "p").id
+            for uid, text in broken.items():
+                trace = s.query(TraceRow).filter_by(uid=uid).one()
+                s.query(LabelRow).filter(LabelRow.trace_id == trace.id).delete()
+                s.add(
+                    LabelRow(
+                        project_id=pid,
+                        trace_id=trace.id,
+                        annotator_id=ensure_annotator(s, "ann").id,
+                        status="done",
+                        verdict="legitimate",
+                        label_json=text,
+                    )
+                )
+        for fmt in ("parquet", "jsonl"):
+            export_dataset(db, "p", tmp_path / fmt, ExportOptions(format=fmt, unlabeled=True))
+    finally:
+        db.dispose()
+    rows = {r["uid"]: r for r in pq.read_table(tmp_path / "parquet" / "data.parquet").to_pylist()}
+    for uid in broken:
+        (entry,) = rows[uid]["labels"]
+        assert entry["label"] is None
+        assert (entry["annotator"], entry["verdict"]) == ("ann", "legitimate")
+    valid = [e["label"] for uid in ("t003", "t005") for e in rows[uid]["labels"]]
+    assert len(valid) == 4 and all(lab["rationale"] in ("because 3", "because 5") for lab in valid)
+    jsonl = _records(tmp_path / "jsonl" / "data.jsonl")
+    assert jsonl["t000"]["labels"][0]["label"] == orjson.loads(broken["t000"])
