@@ -221,19 +221,43 @@ class ImportSummary:
 
 
 def expand_paths(paths: Sequence[Path]) -> list[Path]:
-    """Files as given, and for a directory every readable file under it (sorted, recursive).
+    """Files as given, and for a directory every readable file under it (sorted, recursive),
+    except the manifest of an export folder (an export re-imported as a folder holds one).
     A path that does not exist is kept so that its file result says so."""
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
             out.extend(
                 sorted(
-                    p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(SUFFIXES)
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file()
+                    and p.name.lower().endswith(SUFFIXES)
+                    and not _is_export_manifest(p)
                 )
             )
         else:
             out.append(path)
     return list(dict.fromkeys(out))
+
+
+def _is_export_manifest(path: Path) -> bool:
+    if path.name != "manifest.json" or path.stat().st_size > _MANIFEST_MAX_BYTES:
+        return False
+    # Here, not at the top: the exporting package loads pyarrow (~0.2 s for every import run).
+    from annotator.services.exporting.filters import ExportError
+    from annotator.services.exporting.manifest import MANIFEST_NAME, read_manifest
+
+    if path.name != MANIFEST_NAME:
+        return False
+    try:
+        read_manifest(path)
+    except ExportError:
+        return False
+    return True
+
+
+_MANIFEST_MAX_BYTES = 1 << 20
 
 
 # --- labels carried in meta.extra -------------------------------------------------------------

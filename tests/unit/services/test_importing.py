@@ -440,3 +440,20 @@ def test_malformed_carried_labels_reject_the_record(
     assert "confidence" in result.errors[1]
     assert "annotator" in result.errors[2]
     assert set(labels_of(db)) == {("ok", "ann")}
+
+
+def test_a_folder_leaves_out_the_manifest_of_an_export(tmp_path: Path) -> None:
+    """Importing an export folder reads its data files, not the export's manifest.json; a file of
+    that name that is not an export manifest is still read."""
+    from annotator.services.exporting.manifest import MANIFEST_VERSION, write_manifest
+
+    export = tmp_path / "export"
+    (export / "data").mkdir(parents=True)
+    (export / "data" / "train.jsonl").write_text('{"messages": []}\n')
+    write_manifest(export / "manifest.json", {"manifest_version": MANIFEST_VERSION})
+    other = tmp_path / "logs"
+    other.mkdir()
+    (other / "manifest.json").write_text('{"messages": [{"role": "user", "content": "hi"}]}')
+    assert expand_paths([export]) == [export / "data" / "train.jsonl"]
+    assert expand_paths([other]) == [other / "manifest.json"]
+    assert expand_paths([export / "manifest.json"]) == [export / "manifest.json"]  # asked for
