@@ -430,13 +430,13 @@ def _update(
         for chunk in _rows(connection, "id > :lid AND project_id = :pid", params)
         for row in chunk
     ]
-    # Existing rows of the (trace, labeler) pairs with new events; ``+project_id`` keeps
-    # SQLite on the id range of the events instead of their project index.
+    # Existing rows of the (trace, labeler) pairs with new events: the events by their id range
+    # (``+project_id`` keeps SQLite off the events' project index; no DISTINCT, which would
+    # walk the (trace, labeler) index of every event ever), each label by its unique index.
     changed_where = (
-        "id <= :lid AND project_id = :pid AND id IN (SELECT l.id FROM labels l JOIN "
-        "(SELECT DISTINCT trace_id, annotator_id FROM label_events "
-        "WHERE id > :eid AND +project_id = :pid) e "
-        "ON l.trace_id = e.trace_id AND l.annotator_id = e.annotator_id)"
+        "id <= :lid AND project_id = :pid AND id IN (SELECT l.id FROM label_events e "
+        "JOIN labels l ON l.trace_id = e.trace_id AND l.annotator_id = e.annotator_id "
+        "WHERE e.id > :eid AND +e.project_id = :pid)"
     )
     if fp.event_id > old.event_id:
         rows.extend(row for chunk in _rows(connection, changed_where, params) for row in chunk)
@@ -480,34 +480,50 @@ def _patch(base: LabelTable, parsed: _Parsed, fp: Fingerprint) -> LabelTable | N
     columns: dict[str, Any] = {}
     for name in _ROW_COLUMNS:
         old = getattr(base, name)
-        merged = np.concatenate([old, np.zeros(n_new, dtype=old.dtype)])
+        if n_new == 0 and np.array_equal(old[target], new[name]):
+            # Unchanged (a row's id, trace and labeler never change): shared, not copied.
+            # Tables are never written to, and a fresh 8 MB array costs page faults.
+            columns[name] = old
+            continue
+        merged = np.empty(n_old + n_new, dtype=old.dtype)
+        merged[:n_old] = old
         merged[target] = new[name]
         columns[name] = merged
     touched = np.zeros(n_old + n_new, dtype=bool)
     touched[target] = True
-    tag_keep = ~touched[base.tag_row]
-    span_keep = ~touched[base.span_row]
     spans = np.concatenate(parsed.spans) if parsed.spans else np.zeros((0, 5), dtype=np.int64)
     tag_new_row = np.concatenate(parsed.tag_row) if parsed.tag_row else np.zeros(0, np.int64)
     tag_new_code = np.concatenate(parsed.tag_code) if parsed.tag_code else np.zeros(0, np.int64)
-    span_row = np.concatenate([base.span_row[span_keep], target[spans[:, 0]]])
-    span_order = np.argsort(span_row, kind="stable")  # rows in id order, as a full read has
-    span_parts = [
-        np.concatenate([getattr(base, name)[span_keep], spans[:, j]])[span_order]
-        for j, name in enumerate(("span_turn", "span_block", "span_start", "span_end"), start=1)
-    ]
+    tag_keep = ~touched[base.tag_row]
+    if tag_keep.all() and tag_new_row.size == 0:
+        tag_row, tag_code = base.tag_row, base.tag_code
+    else:
+        tag_row = np.concatenate([base.tag_row[tag_keep], target[tag_new_row]])
+        tag_code = np.concatenate([base.tag_code[tag_keep], tag_new_code])
+    span_names = ("span_row", "span_turn", "span_block", "span_start", "span_end")
+    span_keep = ~touched[base.span_row]
+    if spans.shape[0] == 0:
+        # Kept spans stay in row order (rows keep their positions): no sort.
+        everything = bool(span_keep.all())
+        span_cols = [
+            getattr(base, name) if everything else getattr(base, name)[span_keep]
+            for name in span_names
+        ]
+    else:
+        span_row = np.concatenate([base.span_row[span_keep], target[spans[:, 0]]])
+        span_order = np.argsort(span_row, kind="stable")  # rows in id order, as a full read
+        span_cols = [span_row[span_order]] + [
+            np.concatenate([getattr(base, name)[span_keep], spans[:, j]])[span_order]
+            for j, name in enumerate(span_names[1:], start=1)
+        ]
     return LabelTable(
         fingerprint=fp,
         statuses=tuple(parsed.statuses),
         verdicts=tuple(parsed.verdicts),
         tag_vocab=tuple(parsed.tag_vocab),
-        tag_row=np.concatenate([base.tag_row[tag_keep], target[tag_new_row]]),
-        tag_code=np.concatenate([base.tag_code[tag_keep], tag_new_code]),
-        span_row=span_row[span_order],
-        span_turn=span_parts[0],
-        span_block=span_parts[1],
-        span_start=span_parts[2],
-        span_end=span_parts[3],
+        tag_row=tag_row,
+        tag_code=tag_code,
+        **dict(zip(span_names, span_cols, strict=True)),
         **columns,
     )
 
