@@ -313,8 +313,14 @@ def agreement_data_from_table(
         if aid < aid_known.size and (labelers is None or name in labelers):
             aid_known[aid] = True
     sel &= aid_known[table.annotator]
+    everything = bool(sel.all())
     rows = np.flatnonzero(sel)
-    aids = table.annotator[rows]
+
+    def take(values: IntArray) -> IntArray:
+        # Every row selected (all labels submitted): the column itself, no 8 MB gather.
+        return values if everything else values[rows]
+
+    aids = take(table.annotator)
     person_ids = np.flatnonzero(np.bincount(aids)) if aids.size else np.zeros(0, np.int64)
     by_name = sorted((names[int(a)], int(a)) for a in person_ids)
     labeler_names = tuple(n for n, _ in by_name)
@@ -323,7 +329,8 @@ def agreement_data_from_table(
         column[aid] = j
     categories = list(schema.verdict_values)
     # Codes in use by counting (rows have a verdict, so codes are >= 0): no sort of 1M codes.
-    used = np.flatnonzero(np.bincount(table.verdict[rows], minlength=len(table.verdicts)))
+    verdict_rows = take(table.verdict)
+    used = np.flatnonzero(np.bincount(verdict_rows, minlength=len(table.verdicts)))
     for verdict in sorted({table.verdicts[int(c)] for c in used} - set(categories)):
         categories.append(verdict)
     code_of = {v: i for i, v in enumerate(categories)}
@@ -334,7 +341,7 @@ def agreement_data_from_table(
     kinds = ["tag"] * len(evidence) + ["counter_tag"] * len(counter)
     tag_index = {t: i for i, t in enumerate(tags)}
 
-    traces = table.trace[rows]
+    traces = take(table.trace)
     seen = np.zeros(int(traces.max(initial=0)) + 1, dtype=bool)
     seen[traces] = True
     trace_ids = np.flatnonzero(seen).astype(np.int64)
@@ -343,21 +350,29 @@ def agreement_data_from_table(
     rater = column[aids]
     n_items, n_raters = trace_ids.size, len(labeler_names)
     codes = np.full((n_items, n_raters), MISSING, dtype=np.int64)
-    codes[item, rater] = verdict_code[table.verdict[rows]] if rows.size else MISSING
+    codes[item, rater] = verdict_code[verdict_rows] if rows.size else MISSING
 
-    position = np.full(len(table), -1, dtype=np.int64)
-    position[rows] = np.arange(rows.size, dtype=np.int64)
+    if everything:
+        position = None
+    else:
+        position = np.full(len(table), -1, dtype=np.int64)
+        position[rows] = np.arange(rows.size, dtype=np.int64)
+
+    def at(row_refs: IntArray) -> IntArray:
+        # Position among the selected rows (-1: not selected) of tag and span row references.
+        return row_refs if position is None else position[row_refs]
+
     chosen = np.zeros((n_items, n_raters, len(tags)), dtype=bool)
     vocab_tag = np.asarray(
         [tag_index.get(tag, -1) for _key, tag in table.tag_vocab], dtype=np.int64
     ).reshape(-1)
     if table.tag_row.size:
-        hit_pos = position[table.tag_row]
+        hit_pos = at(table.tag_row)
         hit_tag = vocab_tag[table.tag_code]
         ok = (hit_pos >= 0) & (hit_tag >= 0)
         chosen[item[hit_pos[ok]], rater[hit_pos[ok]], hit_tag[ok]] = True
 
-    span_pos = position[table.span_row]
+    span_pos = at(table.span_row)
     keep = (span_pos >= 0) & (table.span_end > table.span_start)
     span_at = span_pos[keep]
     spans = SpanTable(
@@ -370,7 +385,7 @@ def agreement_data_from_table(
 
     # Latest submit per item in seconds first, then one division per item (not per label).
     day_matrix = np.full((n_items, max(n_raters, 1)), NO_TIME, dtype=np.int64)
-    day_matrix[item, rater] = table.submitted[rows]
+    day_matrix[item, rater] = take(table.submitted)
     latest_at = day_matrix[:, 0].copy()
     for j in range(1, day_matrix.shape[1]):  # column by column: max along 3 wide is slow
         np.maximum(latest_at, day_matrix[:, j], out=latest_at)
