@@ -311,7 +311,8 @@ def _tag_counts(
     table: LabelTable, done: np.ndarray[Any, np.dtype[np.bool_]]
 ) -> dict[str, Counter[str]]:
     """How often each tag was chosen in submitted labels, per key (tags, counter_tags)."""
-    hits = table.tag_code[done[table.tag_row]] if table.tag_row.size else table.tag_code
+    everything = table.tag_row.size == 0 or bool(done.all())
+    hits = table.tag_code if everything else table.tag_code[done[table.tag_row]]
     per_code = np.bincount(hits, minlength=len(table.tag_vocab))
     out: dict[str, dict[str, int]] = {"tags": {}, "counter_tags": {}}
     for code, (key, tag) in enumerate(table.tag_vocab):
@@ -420,9 +421,15 @@ def _report(
     """The report from the label table, the assignments and the small facts (no database)."""
 
     done = table.status == table.status_code(LabelStatus.DONE)
-    done_aids = table.annotator[done]
-    done_traces = table.trace[done]
-    done_seconds = table.seconds[done]
+    everything = bool(done.all())
+
+    def take(values: Any) -> Any:
+        # Every label submitted: the column itself, no 8 MB gather.
+        return values if everything else values[done]
+
+    done_aids = take(table.annotator)
+    done_traces = take(table.trace)
+    done_seconds = take(table.seconds)
     # Labels and assignments are unique per (trace, labeler), so counting rows counts items;
     # a (trace x person) matrix answers "did the assignee submit?" without sorting 1M keys.
     person_ids = np.union1d(
@@ -451,7 +458,7 @@ def _report(
         return int(status_counts[column[aid], code]) if code >= 0 else 0
 
     per_bucket: dict[datetime, Counter[str]] = defaultdict(Counter)
-    when = table.when[done]
+    when = take(table.when)
     timed = when != NO_TIME
     step_seconds = 3600 if bucket == "hour" else 86400
     slot = when[timed] // step_seconds
@@ -466,7 +473,7 @@ def _report(
             start = datetime.fromtimestamp((first + int(offset)) * step_seconds, UTC)
             aid = int(person_ids[j])
             per_bucket[start][names.get(aid, str(aid))] += int(per_slot[offset, j])
-    verdict_n = np.bincount(table.verdict[done] + 1, minlength=len(table.verdicts) + 1)
+    verdict_n = np.bincount(take(table.verdict) + 1, minlength=len(table.verdicts) + 1)
     verdicts: Counter[str] = Counter()
     if verdict_n[0]:
         verdicts["(none)"] += int(verdict_n[0])
