@@ -203,3 +203,56 @@ def test_empty_project_draws_notes(qtbot: QtBot, tmp_path: Path) -> None:
         assert runner.shutdown(10_000)
         runner.deleteLater()
         db.dispose()
+
+
+def test_the_next_open_starts_from_the_snapshot_the_window_wrote(
+    qtbot: QtBot, team: Team, bg: Background, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a refresh the window writes the label and assignment snapshots off the GUI
+    thread, and on close the latest table; a new process (a new Database) then shows the same
+    numbers without reading every label."""
+    from annotator.services import label_snapshot
+    from annotator.services import label_table as lt
+    from annotator.services.labeling import LabelingService
+
+    db, ids = team
+    cache = tmp_path / "cache"
+    label_snapshot.use_snapshots(cache)
+    lt.clear_cache()
+    try:
+        window = _open(qtbot, bg, db)
+        qtbot.waitUntil(lambda: not window.saving, timeout=15_000)
+        assert sorted(p.name.split("-")[0] for p in cache.iterdir()) == ["assignments", "labels"]
+        LabelingService(db, "P", "ann").submit(
+            ids[20], Label(verdict="legitimate", confidence=2), 12.0
+        )
+        window.refresh()
+        qtbot.waitUntil(lambda: not window.refreshing and not window.saving, timeout=15_000)
+        expected = window.data
+        window.close()
+        qtbot.waitUntil(lambda: bg.pending == 0, timeout=15_000)
+        # One submit is too few to rewrite the file after a refresh; closing writes it.
+        (labels,) = cache.glob("labels-*")
+        found = label_snapshot.read_arrays(labels)
+        assert found is not None
+        with db.engine.connect() as connection:
+            assert list(lt.fingerprint(connection, 0)) == found[1]["fingerprint"]
+
+        other = open_db(tmp_path / "lead.sqlite3")
+        try:
+
+            def no_full_read(*_args: object) -> object:
+                raise AssertionError("read every label instead of the snapshot")
+
+            monkeypatch.setattr(lt, "_full", no_full_read)
+            again = _open(qtbot, bg, other)
+            assert again.data is not None and expected is not None
+            assert again.data.progress == expected.progress
+            assert again.data.agreement.as_dict() == expected.agreement.as_dict()
+            again.close()
+            qtbot.waitUntil(lambda: bg.pending == 0, timeout=15_000)
+        finally:
+            other.dispose()
+    finally:
+        label_snapshot.use_snapshots(None)
+        lt.clear_cache()
