@@ -19,10 +19,10 @@ restored backup has another history). When few events are new, only the label ro
 (trace, labeler) pairs are read again, through one join on the unique (trace, labeler) index.
 
 The table also persists between processes (:mod:`annotator.services.label_snapshot`): when a
-snapshot directory is configured (:func:`label_snapshot.use_snapshots`, by the GUI and the CLI), a process
-without a cached table starts from the project's snapshot file and updates it as above, and
-:func:`flush_snapshots` (called by the dashboard after a refresh was shown) rewrites the file
-after a full read or once enough changed since.
+snapshot directory is configured (``label_snapshot.use_snapshots``, by the GUI and the CLI), a
+process without a cached table starts from the project's snapshot file and updates it as above,
+and :func:`flush_snapshots` (called by the dashboard after a refresh was shown) rewrites the
+file after a full read or once enough changed since.
 """
 
 from __future__ import annotations
