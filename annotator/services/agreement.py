@@ -345,9 +345,11 @@ def agreement_data_from_table(
     seen = np.zeros(int(traces.max(initial=0)) + 1, dtype=bool)
     seen[traces] = True
     trace_ids = np.flatnonzero(seen).astype(np.int64)
-    item_of_trace = np.cumsum(seen) - 1
+    # Item and rater per label in 4 and 1-2 bytes: the per-label arrays alive at once here
+    # are the peak of fresh memory in a refresh (indexing converts them as it goes).
+    item_of_trace = (np.cumsum(seen) - 1).astype(np.int32)
     item = item_of_trace[traces]
-    rater = column[aids]
+    rater = column.astype(np.int8 if len(by_name) < 128 else np.int64)[aids]
     n_items, n_raters = trace_ids.size, len(labeler_names)
     codes = np.full((n_items, n_raters), MISSING, dtype=np.int64)
     codes[item, rater] = verdict_code[verdict_rows] if rows.size else MISSING
@@ -376,8 +378,8 @@ def agreement_data_from_table(
     keep = (span_pos >= 0) & (table.span_end > table.span_start)
     span_at = span_pos[keep]
     spans = SpanTable(
-        np.ascontiguousarray(item[span_at]),
-        np.ascontiguousarray(rater[span_at]),
+        item[span_at].astype(np.int64),
+        rater[span_at].astype(np.int64),
         np.ascontiguousarray(table.span_turn[keep] * GROUP_STRIDE + table.span_block[keep]),
         np.ascontiguousarray(table.span_start[keep]),
         np.ascontiguousarray(table.span_end[keep]),
