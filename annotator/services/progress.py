@@ -347,6 +347,9 @@ def progress(
         project_row = get_project(session, project)
         require_lead(session, project_row, lead)
         pid = project_row.id
+        # The label table first: the dashboard's agreement job runs its gold queries meanwhile
+        # and finds the table read (or merged) when it needs it.
+        table = label_table(db, session.connection(), pid)
         # One pass for both counts (no index has is_gold: counting the gold alone scans too).
         traces, gold_items = session.execute(
             select(
@@ -369,9 +372,7 @@ def progress(
             )
             or 0
         )
-        connection = session.connection()
-        assignments = _assignments(db, connection, pid)
-        table = label_table(db, connection, pid)
+        assignments = _assignments(db, session.connection(), pid)
     # Same label table and assignments (cached objects: same identity while unchanged) and the
     # same small facts: the report is the one computed last time.
     key = (
