@@ -146,9 +146,11 @@ def _time_sql(dialect: str, column: str) -> str:
 
 
 def _select_sql(dialect: str, where: str) -> str:
+    """The label columns; ``updated_at`` converted only where ``submitted_at`` is missing (the
+    table's ``when`` is the first of the two present: one conversion per row, not two)."""
     return (
         "SELECT id, trace_id, annotator_id, status, verdict, seconds_spent, "
-        f"{_time_sql(dialect, 'coalesce(submitted_at, updated_at)')}, "
+        f"CASE WHEN submitted_at IS NULL THEN {_time_sql(dialect, 'updated_at')} END, "
         f"{_time_sql(dialect, 'submitted_at')}, label_json FROM labels WHERE {where}"
     )
 
@@ -209,7 +211,7 @@ def _parse(chunks: Iterable[Sequence[Sequence[Any]]], base: LabelTable | None = 
     offset = 0
     with _no_gc():
         for chunk in chunks:
-            ids, traces, aids, statuses, verdicts, seconds, when, submitted, jsons = zip(
+            ids, traces, aids, statuses, verdicts, seconds, updated, submitted, jsons = zip(
                 *chunk, strict=True
             )
             for name, values in (
@@ -219,7 +221,7 @@ def _parse(chunks: Iterable[Sequence[Sequence[Any]]], base: LabelTable | None = 
                 ("status", _codes(statuses, out.statuses)),
                 ("verdict", _codes(verdicts, out.verdicts)),
                 ("seconds", _floats(seconds)),
-                ("when", _times(when)),
+                ("when", _when(submitted, updated)),
                 ("submitted", _times(submitted)),
             ):
                 out.columns.setdefault(name, []).append(values)
@@ -276,6 +278,12 @@ def _times(values: Sequence[int | None]) -> IntArray:
     out = np.full(floats.shape[0], NO_TIME, dtype=np.int64)
     out[~missing] = floats[~missing].astype(np.int64)
     return out
+
+
+def _when(submitted: Sequence[int | None], updated: Sequence[int | None]) -> IntArray:
+    """Epoch seconds of ``coalesce(submitted_at, updated_at)``."""
+    at = _times(submitted)
+    return np.where(at != NO_TIME, at, _times(updated))
 
 
 def _floats(values: Sequence[float | None]) -> FloatArray:
