@@ -92,6 +92,9 @@ def test_the_log_starts_over_past_its_limit(
                 checkpointer.after_commit()
                 largest = max(largest, wal.stat().st_size)
         assert conn.exec_driver_sql("PRAGMA journal_size_limit").scalar() == -1
+        assert conn.exec_driver_sql("SELECT count(*), sum(length(data)) FROM blobs").one() == (
+            30,
+            30 * MB,
+        )
         conn.commit()
-    assert largest < 8 * MB  # 30 MB written through a log that kept starting over
-    assert path.stat().st_size >= 30 * MB
+    assert largest < 15 * MB  # 30 MB went through a log that kept starting over (~3-8 MB)
