@@ -350,7 +350,7 @@ def progress(
         # The label table first: the dashboard's agreement job runs its gold queries meanwhile
         # and finds the table read (or merged) when it needs it.
         table = label_table(db, session.connection(), pid)
-        # One pass for both counts (no index has is_gold: counting the gold alone scans too).
+        # One pass over the (project_id, is_gold) index for both counts.
         traces, gold_items = session.execute(
             select(
                 func.count(), func.coalesce(func.sum(case((TraceRow.is_gold.is_(True), 1))), 0)

@@ -114,6 +114,9 @@ class TraceRow(Base):
             "reasoning_chars",
             "truncated_count",
         ),
+        # Counting gold items must not read the rows: is_gold sits behind the large columns,
+        # which SQLite walks page by page (revision 0003).
+        Index("ix_traces_project_gold", "project_id", "is_gold"),
         {"sqlite_autoincrement": True},
     )
 
