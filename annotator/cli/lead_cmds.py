@@ -9,10 +9,11 @@ one-line messages (exit code 2). ``--json`` prints the plain results for scripts
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.markup import escape
@@ -21,6 +22,10 @@ from rich.table import Table
 from annotator.cli._support import open_db, out, print_json
 from annotator.cli.context import CliError
 
+if TYPE_CHECKING:
+    from annotator.store.database import Database
+
+log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -415,9 +420,11 @@ def progress_cmd(
     from annotator.services.progress import progress
 
     with _errors():
-        report = progress(open_db(ctx), project, lead=acting_user(acting), bucket=bucket)
+        db = open_db(ctx)
+        report = progress(db, project, lead=acting_user(acting), bucket=bucket)
     if as_json:
         print_json(report.as_dict())
+        _keep_snapshots(db)
         return
     console = out()
     console.print(
@@ -452,6 +459,19 @@ def progress_cmd(
                 f"{point.cumulative:,}",
             )
         console.print(days)
+    _keep_snapshots(db)
+
+
+def _keep_snapshots(db: Database) -> None:
+    """After the report is out: save the label table's snapshot when it is due, so the next
+    command (or the dashboard) starts from it instead of reading every label again. A snapshot
+    that cannot be written only costs that next run its speed."""
+    from annotator.services.progress import flush_snapshots
+
+    try:
+        flush_snapshots(db)
+    except OSError as exc:
+        log.warning("label snapshot not written: %s", exc)
 
 
 @click.command("agreement")
@@ -484,8 +504,9 @@ def agreement_cmd(
     from annotator.services.agreement import agreement_report
 
     with _errors():
+        db = open_db(ctx)
         report = agreement_report(
-            open_db(ctx),
+            db,
             project,
             lead=acting_user(acting),
             labelers=_split(labelers) or None,
@@ -495,6 +516,7 @@ def agreement_cmd(
         )
     if as_json:
         print_json(report.as_dict())
+        _keep_snapshots(db)
         return
     console = out()
     v = report.verdict
@@ -530,6 +552,7 @@ def agreement_cmd(
             missed = ", ".join(m.uid for m in g.missed[:5]) + (" ..." if len(g.missed) > 5 else "")
             gold.add_row(escape(g.name), f"{g.n_gold:,}", _fmt(g.accuracy), escape(missed))
         console.print(gold)
+    _keep_snapshots(db)
 
 
 # -- review --------------------------------------------------------------------------------

@@ -214,6 +214,9 @@ def test_lead_workflow_end_to_end(run: Any, home: Path, corpus_dir: Path) -> Non
     assert sum(p["total"] for p in progress["over_time"]) == 19
     human = run("progress", "--project", P, "--as", "lena").stdout
     assert "Items/h" in human and "ann" in human
+    # The command left the label table's snapshot behind; the next one starts from it.
+    assert [p for p in (home / "cache").rglob("*") if p.is_file()]
+    assert as_json(run("progress", "--project", P, "--json", user="lena")) == progress
 
     # Agreement: alpha equals the reference package on the same labels.
     report = as_json(
