@@ -21,7 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +194,32 @@ def work_import(source: Path, db_path: Path) -> dict[str, Any]:
         "indexed": summary.indexed,
         "rss_mb": _peak_rss_mb(),
     }
+
+
+def work_parse_only(source: Path, db_path: Path) -> dict[str, Any]:
+    """Where (b)'s time goes: ``import_files`` with the trace inserts left out (reading,
+    parsing, row building, batch rows and commits still run), so (b) minus this is roughly
+    what storing costs on top of parsing."""
+    from sqlalchemy import Connection
+
+    from annotator.services import importing
+    from annotator.services.projects import create_project
+    from annotator.store.open import open_database
+    from annotator.store.trace_writer import WriteResult
+
+    def no_insert(
+        conn: Connection, project_id: int, batch_id: int | None, rows: Sequence[dict[str, Any]]
+    ) -> WriteResult:
+        return WriteResult(len(rows), 0, ())
+
+    importing.insert_rows = no_insert  # type: ignore[attr-defined]
+    db = open_database(f"sqlite:///{db_path}")
+    create_project(db, "bench")
+    summary = importing.import_files(
+        db, "bench", [source], reject_dir=db_path.parent / "rejects-parse"
+    )
+    db.dispose()
+    return {"import_seconds": summary.import_seconds, "imported": summary.imported}
 
 
 FORMATS = ("openai_chat", "anthropic", "openai_responses", "sharegpt", "hf_reasoning", "trl")
@@ -379,6 +405,8 @@ def main(argv: list[str]) -> None:
         out = work_baseline(Path(rest[0]), Path(rest[1]))
     elif mode == "import":
         out = work_import(Path(rest[0]), Path(rest[1]))
+    elif mode == "parse-only":
+        out = work_parse_only(Path(rest[0]), Path(rest[1]))
     elif mode == "build-big":
         out = work_build_big(Path(rest[0]), int(rest[1]))
     elif mode == "query":
@@ -411,6 +439,7 @@ def test_bench_import(tmp_path: Path) -> None:
     a = _worker("baseline", str(full), str(tmp_path / "baseline.sqlite3"))
     b = _worker("import", str(full), str(tmp_path / "import-full.sqlite3"))
     small = _worker("import", str(files["small"]), str(tmp_path / "import-small.sqlite3"))
+    parse = _worker("parse-only", str(full), str(tmp_path / "parse-only.sqlite3"))
     assert b["imported"] == a["rows"] and b["rejected"] == 0 and b["indexed"] == b["imported"]
 
     a_rate = size_mb / a["seconds"]
@@ -426,6 +455,10 @@ def test_bench_import(tmp_path: Path) -> None:
     )
     print(
         f"  (c) until searchable {c_seconds:7.2f} s  {c_rate:7.1f} MB/s  c/a time = {c_seconds / a['seconds']:.2f}x (target <= 3x); index alone {b['index_seconds']:.2f} s"
+    )
+    print(
+        f"  of which reading, parsing and building rows (inserts left out): "
+        f"{parse['import_seconds']:.2f} s = {parse['import_seconds'] / a['seconds']:.2f}x (a)"
     )
     print(
         f"  peak RSS of import: {small['rss_mb']:.0f} MB at {files['small'].stat().st_size / MB:.0f} MB, {b['rss_mb']:.0f} MB at {size_mb:.0f} MB (target < 300, flat)"
