@@ -413,34 +413,48 @@ def span_overlap(
     spans: SpanTable, n_items: int, a: int, b: int
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Per item: characters covered by rater ``a``, by rater ``b``, and by both (overlapping
-    spans of one rater count once). One sort and a sweep, no Python loop over spans."""
-    sel = (spans.rater == a) | (spans.rater == b)
-    item = spans.item[sel]
+    spans of one rater count once)."""
+    lengths, both = span_overlaps(spans, n_items, [(a, b)])
+    return lengths[a], lengths[b], both[0]
+
+
+def span_overlaps(
+    spans: SpanTable, n_items: int, pairs: Sequence[tuple[int, int]]
+) -> tuple[dict[int, FloatArray], list[FloatArray]]:
+    """Per item, the characters covered by each rater of ``pairs`` (overlapping spans of one
+    rater count once) and, per pair, by both. One sort of every span boundary and a sweep per
+    rater, shared by all pairs (no Python loop over spans)."""
+    raters = sorted({r for pair in pairs for r in pair})
     zeros = np.zeros(n_items)
+    if not raters:
+        return {}, []
+    sel = np.isin(spans.rater, raters)
+    item = spans.item[sel]
     if item.size == 0:
-        return zeros, zeros.copy(), zeros.copy()
-    is_b = (spans.rater[sel] == b).astype(np.int64)
+        return {r: zeros.copy() for r in raters}, [zeros.copy() for _ in pairs]
     region = item * (int(spans.group.max()) + 1) + spans.group[sel]
     pos = np.concatenate([spans.start[sel], spans.end[sel]])
-    delta = np.concatenate([np.ones(item.size, np.int64), -np.ones(item.size, np.int64)])
-    who = np.concatenate([is_b, is_b])
     key = np.concatenate([region, region])
-    items = np.concatenate([item, item])
     order = np.lexsort((pos, key))
-    pos, delta, who, key, items = pos[order], delta[order], who[order], key[order], items[order]
+    n = item.size
+    # Boundary k of the sorted order: a start (+1) when its source index is below n.
+    source = order
+    delta = np.where(source < n, 1, -1)
+    who = np.concatenate([spans.rater[sel], spans.rater[sel]])[source]
+    items = np.concatenate([item, item])[source]
+    pos, key = pos[order], key[order]
     # Each rater's +1/-1 events balance within a region, so a global running sum is exact.
-    cover_a = np.cumsum(delta * (1 - who)) > 0
-    cover_b = np.cumsum(delta * who) > 0
+    cover = {r: np.cumsum(np.where(who == r, delta, 0)) > 0 for r in raters}
     seg = np.zeros(pos.size)
-    same = key[1:] == key[:-1]
-    seg[:-1] = np.where(same, pos[1:] - pos[:-1], 0)
+    seg[:-1] = np.where(key[1:] == key[:-1], pos[1:] - pos[:-1], 0)
 
     def per_item(covered: NDArray[np.bool_]) -> FloatArray:
         return np.asarray(
             np.bincount(items, weights=seg * covered, minlength=n_items), dtype=np.float64
         )
 
-    return per_item(cover_a), per_item(cover_b), per_item(cover_a & cover_b)
+    lengths = {r: per_item(cover[r]) for r in raters}
+    return lengths, [per_item(cover[a] & cover[b]) for a, b in pairs]
 
 
 @dataclass(frozen=True)
@@ -502,8 +516,9 @@ def span_agreements(
         pairs = [(a, b) for a in range(n_raters) for b in range(a + 1, n_raters)]
     columns = [np.zeros((n_items, 3))]
     empties = [0]
-    for a, b in pairs:
-        len_a, len_b, both = span_overlap(spans, n_items, a, b)
+    lengths, boths = span_overlaps(spans, n_items, pairs)
+    for (a, b), both in zip(pairs, boths, strict=True):
+        len_a, len_b = lengths[a], lengths[b]
         shared = mask[:, a] & mask[:, b]
         marked = shared & ((len_a + len_b) > 0)
         empties.append(int((shared & ~marked).sum()))

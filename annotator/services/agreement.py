@@ -372,7 +372,11 @@ def agreement_data_from_table(
         hit_pos = at(table.tag_row)
         hit_tag = vocab_tag[table.tag_code]
         ok = (hit_pos >= 0) & (hit_tag >= 0)
-        chosen[item[hit_pos[ok]], rater[hit_pos[ok]], hit_tag[ok]] = True
+        hit = hit_pos[ok]
+        # One flat index instead of three (a third of the time for 800k tags).
+        cell = item[hit].astype(np.int64) * n_raters + rater[hit].astype(np.int64)
+        flat = cell * len(tags) + hit_tag[ok]
+        chosen.reshape(-1)[flat] = True
 
     span_pos = at(table.span_row)
     keep = (span_pos >= 0) & (table.span_end > table.span_start)
@@ -686,12 +690,14 @@ def _tag_patterns(
     who = np.zeros(n, dtype=dtype)
     bits = np.zeros((n, n_tags), dtype=dtype)
     for j in range(r):
-        who |= np.left_shift(present[:, j].astype(dtype), j)
-        bits |= np.left_shift(chosen[:, j, :].astype(dtype), j)
+        who += np.left_shift(present[:, j].astype(dtype), j)
+        bits += np.left_shift(chosen[:, j, :].astype(dtype), j)
     bits &= who[:, None]
     bits |= who[:, None] << r
     space = 1 << (2 * r)
-    counts = [np.bincount(bits[:, t], minlength=space) for t in range(n_tags)]
+    # Tag by tag over contiguous rows (a strided column costs bincount a copy).
+    by_tag = np.ascontiguousarray(bits.T)
+    counts = [np.bincount(by_tag[t], minlength=space) for t in range(n_tags)]
     # Bit key (labeled mask << r | chosen mask) -> ternary key: per rater code + 1 is 0
     # (missing), 1 (not chosen) or 2 (chosen).
     key = np.arange(space, dtype=np.int64)

@@ -60,6 +60,11 @@ SAVE_AFTER = 2_000
 rewrites it (a file a few labels behind costs a few milliseconds to catch up)."""
 _FETCH = 20_000
 """Rows per fetch of a full read."""
+READ_MMAP_BYTES = 1 << 34
+"""SQLite memory-maps the database file while the label rows are read: the changed rows of a
+refresh are random lookups through two indexes, and pages read through the mapping instead of
+a read() each cost about a third less (20,000 changed rows at 1M labels: 155 -> 105 ms).
+Only around these reads: mapped pages count towards the process's resident memory."""
 
 
 class Fingerprint(NamedTuple):
@@ -177,6 +182,20 @@ def _rows(
     result = connection.execute(text(sql), params)
     while chunk := result.fetchmany(_FETCH):
         yield chunk
+
+
+@contextmanager
+def _mapped(connection: Connection) -> Iterator[None]:
+    """:data:`READ_MMAP_BYTES` of memory-mapped reads on a SQLite ``connection``, for the
+    duration of the block."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.exec_driver_sql(f"PRAGMA mmap_size={READ_MMAP_BYTES}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql("PRAGMA mmap_size=0")
 
 
 @contextmanager
@@ -409,9 +428,16 @@ def _full(connection: Connection, project_id: int, fp: Fingerprint) -> LabelTabl
 
 
 def _update(
-    connection: Connection, project_id: int, base: LabelTable, fp: Fingerprint
+    connection: Connection,
+    project_id: int,
+    base: LabelTable,
+    fp: Fingerprint,
+    *,
+    owned: bool = False,
 ) -> LabelTable | None:
-    """``base`` with the rows changed since it was read; None when a full read is needed."""
+    """``base`` with the rows changed since it was read; None when a full read is needed.
+    ``owned``: nothing else holds ``base`` (just read from a snapshot file), so its arrays may
+    be patched in place."""
     old = base.fingerprint
     if fp.label_id < old.label_id or fp.event_id < old.event_id:
         return None
@@ -450,7 +476,7 @@ def _update(
         rows.extend(row for chunk in _rows(connection, changed_where, params) for row in chunk)
     changed = _ints([r[0] for r in rows])
     parsed = _parse([rows] if rows else [], base)
-    table = _patch(base, parsed, fp)
+    table = _patch(base, parsed, fp, in_place=owned)
     if table is None:
         table = _table(parsed, fp, base, ~np.isin(base.ids, changed))
     if not exact:
@@ -465,15 +491,20 @@ def _update(
 _ROW_COLUMNS = ("ids", "trace", "annotator", "status", "verdict", "seconds", "when", "submitted")
 
 
-def _patch(base: LabelTable, parsed: _Parsed, fp: Fingerprint) -> LabelTable | None:
+def _patch(
+    base: LabelTable, parsed: _Parsed, fp: Fingerprint, *, in_place: bool = False
+) -> LabelTable | None:
     """The common incremental case without a sort of every row: changed rows overwrite their
     old entries, new rows (ids above all old ones) go at the end. None when a changed row is
-    neither (then :func:`_table` merges and sorts)."""
+    neither (then :func:`_table` merges and sorts), with ``base`` untouched.
+
+    ``in_place``: overwrite ``base``'s row arrays where no row is appended (a table fresh from
+    a snapshot that nobody else holds): every fresh 8 MB array costs thousands of page faults."""
     new = {name: parsed.column(name) for name in _ROW_COLUMNS}
     ids = new["ids"].astype(np.int64)
     if ids.size and np.any(ids[1:] <= ids[:-1]):
         order = np.argsort(ids, kind="stable")
-        return _patch(base, _reordered(parsed, order), fp)
+        return _patch(base, _reordered(parsed, order), fp, in_place=in_place)
     n_old = len(base)
     pos = np.searchsorted(base.ids, ids)
     pos_ok = np.minimum(pos, max(n_old - 1, 0))
@@ -490,7 +521,11 @@ def _patch(base: LabelTable, parsed: _Parsed, fp: Fingerprint) -> LabelTable | N
         old = getattr(base, name)
         if n_new == 0 and np.array_equal(old[target], new[name]):
             # Unchanged (a row's id, trace and labeler never change): shared, not copied.
-            # Tables are never written to, and a fresh 8 MB array costs page faults.
+            # Cached tables are never written to, and a fresh 8 MB array costs page faults.
+            columns[name] = old
+            continue
+        if in_place and n_new == 0:
+            old[target] = new[name]
             columns[name] = old
             continue
         merged = np.empty(n_old + n_new, dtype=old.dtype)
@@ -748,15 +783,22 @@ def label_table(db: Database, connection: Connection, project_id: int) -> LabelT
         fp = fingerprint(connection, project_id)
         cached = _CACHE.get(engine, project_id)
         directory = label_snapshot.snapshot_dir()
+        owned = False
         if cached is None and directory is not None:
             cached = _from_snapshot(connection, project_id, directory)
+            owned = cached is not None
             if cached is not None:
                 _CACHE.mark_saved(engine, project_id, cached.fingerprint)
         if cached is not None and cached.fingerprint == fp:
             _CACHE.put(engine, project_id, cached)
             return cached
-        table = _update(connection, project_id, cached, fp) if cached is not None else None
-        if table is None:
-            table = _full(connection, project_id, fp)
+        with _mapped(connection):
+            table = (
+                _update(connection, project_id, cached, fp, owned=owned)
+                if cached is not None
+                else None
+            )
+            if table is None:
+                table = _full(connection, project_id, fp)
         _CACHE.put(engine, project_id, table)
         return table

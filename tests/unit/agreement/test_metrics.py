@@ -26,6 +26,7 @@ from annotator.domain.agreement import (
     span_agreement,
     span_agreements,
     span_overlap,
+    span_overlaps,
 )
 
 NAN = np.nan
@@ -366,6 +367,31 @@ def test_span_overlap_matches_sets_of_characters_on_random_spans() -> None:
             sa = chars([(g, s, e) for i, r, g, s, e in rows if i == item and r == a])
             sb = chars([(g, s, e) for i, r, g, s, e in rows if i == item and r == b])
             assert (len_a[item], len_b[item], both[item]) == (len(sa), len(sb), len(sa & sb))
+
+
+def test_span_overlaps_of_all_pairs_at_once_match_sets_of_characters() -> None:
+    """One sweep for every pair (as the dashboard computes them) equals the character sets,
+    with a rater who marked nothing and one who is in no pair."""
+    rng = np.random.default_rng(7)
+    rows = [
+        (item, rater, int(rng.integers(0, 3)), start, start + 1 + int(rng.integers(0, 20)))
+        for item in range(40)
+        for rater in (0, 1, 2, 4)
+        for start in rng.integers(0, 50, size=int(rng.integers(0, 4))).tolist()
+    ]
+    table = SpanTable.from_rows(rows)
+    pairs = [(0, 1), (0, 2), (1, 2), (2, 3)]
+    lengths, boths = span_overlaps(table, 40, pairs)
+    assert sorted(lengths) == [0, 1, 2, 3]
+
+    def marked(item: int, rater: int) -> set[tuple[int, int]]:
+        return chars([(g, s, e) for i, r, g, s, e in rows if i == item and r == rater])
+
+    for item in range(40):
+        for rater in range(4):
+            assert lengths[rater][item] == len(marked(item, rater))
+        for (a, b), both in zip(pairs, boths, strict=True):
+            assert both[item] == len(marked(item, a) & marked(item, b))
 
 
 def test_span_agreement_jaccard_and_f1() -> None:

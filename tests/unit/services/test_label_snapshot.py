@@ -146,6 +146,51 @@ def test_snapshot_plus_changes_equals_a_full_read(
     assert calls == [1]
 
 
+def test_relabels_after_a_snapshot_are_patched_into_its_arrays_like_a_full_read(
+    cache: Path, opener: Opener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only relabels since the snapshot (no new rows): the table read from the file is patched
+    in place (nothing else holds it); the file, and later refreshes, stay right."""
+    db = opener()
+    ids = _labeled_world(db)
+    progress(db, "P", lead=LEAD)
+    assert flush_snapshots(db) == 2
+    snapshot = next(cache.glob("labels-*"))
+    written = snapshot.read_bytes()
+    db.dispose()
+
+    db = opener()
+    ann, bob = LabelingService(db, "P", "ann"), LabelingService(db, "P", "bob")
+    bob.submit(ids[0], _label("legitimate", "REASONING_ELICIT", span=(3, 7)), 5.0)
+    ann.submit(ids[3], _label("cannot_determine"), 12.0)
+    db.dispose()
+
+    db = opener()
+    calls = _full_reads(monkeypatch)
+    patched = lt._patch
+    in_place: list[bool] = []
+
+    def spying(*args: object, **kwargs: object) -> lt.LabelTable | None:
+        in_place.append(bool(kwargs.get("in_place")))
+        return patched(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lt, "_patch", spying)
+    assert _decoded(_table(db)) == _decoded(_fresh_full_read(db))
+    assert calls == [1] and in_place == [True]  # the one full read is the comparison's
+    assert snapshot.read_bytes() == written
+    merged = _table(db)  # the cache was emptied by the comparison: from the file again
+    assert in_place == [True, True]
+    # The same process again: the cached table is shared, so it is copied, not written to.
+    before = _decoded(merged)
+    LabelingService(db, "P", "bob").submit(ids[3], _label("suspected_distillation"), 7.0)
+    again = _table(db)
+    assert in_place == [True, True, False]
+    assert _decoded(merged) == before
+    assert _decoded(again) == _decoded(_fresh_full_read(db))
+    assert before != _decoded(again)
+    db.dispose()
+
+
 def test_a_snapshot_is_not_used_after_a_deletion(
     cache: Path, opener: Opener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
