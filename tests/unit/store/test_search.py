@@ -247,6 +247,26 @@ def test_resume_after_interruption(db: Database) -> None:
     assert search(db, pid, "word49") == [ids[49]]
 
 
+def test_the_index_merges_its_segments_less_often_and_stays_whole(db: Database) -> None:
+    """Indexing sets FTS5's automerge to FTS_AUTOMERGE (kept with the index); with one segment
+    per committed batch the merges happen at that many and every trace stays findable."""
+    with db.session() as s:
+        pid = add_project(s, "p")
+        ids = [add_trace(s, pid, f"t{i}", f"merged segment{i}") for i in range(40)]
+    assert index_pending(db, batch_size=1) == 40
+    with db.engine.connect() as conn:
+        setting = conn.exec_driver_sql("SELECT v FROM trace_fts_config WHERE k = 'automerge'")
+        assert setting.scalar() == search_module.FTS_AUTOMERGE
+        conn.exec_driver_sql("INSERT INTO trace_fts(trace_fts, rank) VALUES ('integrity-check', 0)")
+    assert search(db, pid, "merged", limit=100) == ids
+    assert search(db, pid, '"merged segment39"') == [ids[39]]
+    # Set once: a second run leaves the setting (and the index) as they are.
+    with db.session() as s:
+        late = add_trace(s, pid, "late", "merged late")
+    assert index_pending(db) == 1
+    assert search(db, pid, "merged", limit=100) == [*ids, late]
+
+
 def test_a_crash_mid_batch_leaves_the_watermark_behind(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
