@@ -35,6 +35,7 @@ from annotator.domain.trace import Trace
 from annotator.formats.base import RecordError, SourceRecord
 from annotator.formats.containers import SUFFIXES, FormatError, RejectedRecord
 from annotator.formats.reading import read_file, resolve_format
+from annotator.gcpause import long_lived_frozen
 from annotator.paths import resolve_paths
 from annotator.services.projects import get_project
 from annotator.store.checkpoint import WalCheckpointer, checkpoints_beside
@@ -997,6 +998,7 @@ def _checkpoint(conn: Connection) -> None:
         conn.commit()
 
 
+@long_lived_frozen()
 def import_files(
     db: Database,
     project: str,

@@ -27,7 +27,6 @@ file after a full read or once enough changed since.
 
 from __future__ import annotations
 
-import gc
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
@@ -41,6 +40,7 @@ import orjson
 from sqlalchemy import Connection, Engine, text
 
 from annotator.domain.label import LabelStatus
+from annotator.gcpause import gc_paused
 from annotator.services import label_snapshot
 from annotator.store.database import Database
 
@@ -198,19 +198,6 @@ def _mapped(connection: Connection) -> Iterator[None]:
         connection.exec_driver_sql("PRAGMA mmap_size=0")
 
 
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector during a bulk read: the rows are acyclic tuples, and
-    collections triggered by their allocation otherwise double the read time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _parse(chunks: Iterable[Sequence[Sequence[Any]]], base: LabelTable | None = None) -> _Parsed:
     """Split rows into columns (``zip`` per chunk, numpy per column, no per-row Python for
     the plain columns) and pull tags and spans out of ``label_json`` of submitted labels only
@@ -228,7 +215,7 @@ def _parse(chunks: Iterable[Sequence[Sequence[Any]]], base: LabelTable | None = 
     loads = orjson.loads
     done = LabelStatus.DONE.value
     offset = 0
-    with _no_gc():
+    with gc_paused():
         for chunk in chunks:
             ids, traces, aids, statuses, verdicts, seconds, updated, submitted, jsons = zip(
                 *chunk, strict=True

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
+from annotator.gcpause import long_lived_frozen
 from annotator.store.checkpoint import checkpoints_beside
 from annotator.store.codec import search_text_of
 from annotator.store.database import Database
@@ -199,6 +200,7 @@ def unindexed_count(session: Session) -> int:
     return int(count or 0)
 
 
+@long_lived_frozen()
 def index_pending(
     db: Database,
     *,

@@ -12,12 +12,11 @@ all of them are complete.
 from __future__ import annotations
 
 import contextlib
-import gc
 import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -53,6 +52,7 @@ from annotator.formats.writers.rows import (
     LabelEntry,
 )
 from annotator.formats.writers.views import View, get_view
+from annotator.gcpause import gc_paused
 from annotator.services.exporting.filters import (
     ExportError,
     ExportOptions,
@@ -951,12 +951,12 @@ def export_dataset(
                 def write(row: ExportRow) -> None:
                     only.write(view.build(row))
 
-                with _gc_paused():
+                with gc_paused():
                     _one_pass(reads, plan, people, write, progress, cancel)
                 if options.format == "hf" and not plan.rows:
                     raise ExportError(NOTHING_FOR_HF)
             else:
-                with _gc_paused():
+                with gc_paused():
                     _two_pass_write(reads, plan, people, writers, view, progress, cancel)
             if cancel is not None and cancel.is_set():
                 raise ExportCancelled
@@ -995,21 +995,6 @@ def export_dataset(
         seconds=time.perf_counter() - started,
         manifest=manifest_path,
     )
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Generator[None, None, None]:
-    """Writing allocates millions of short-lived dicts and lists that reference counting frees
-    as soon as a record is written; the cyclic collector would walk them over and over (about a
-    fifth of the export's time) and find nothing to free. It is off while the files are written
-    (it is process-wide; it is switched back on only if it was on)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def _remove_empty(out_dir: Path) -> None:
