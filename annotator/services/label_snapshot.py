@@ -149,6 +149,24 @@ def _padded(values: np.ndarray[Any, Any]) -> bytes:
     return values.tobytes() + b"\0" * _padding(values.nbytes)
 
 
+def read_meta(path: Path) -> dict[str, Any] | None:
+    """The metadata of a snapshot of the current format, from its header alone (the arrays
+    are neither read nor checked: :func:`read_arrays` does that); None when the file is
+    missing, unreadable or of another format."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(len(_MAGIC) + 8)
+            if len(start) < len(_MAGIC) + 8 or start[: len(_MAGIC)] != _MAGIC:
+                return None
+            header = orjson.loads(handle.read(int.from_bytes(start[len(_MAGIC) :], "little")))
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        return None
+    meta = header.get("meta")
+    return meta if isinstance(meta, dict) else None
+
+
 def read_arrays(
     path: Path,
 ) -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, Any]] | None:

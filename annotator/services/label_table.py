@@ -30,6 +30,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,7 +199,9 @@ def _mapped(connection: Connection) -> Iterator[None]:
         connection.exec_driver_sql("PRAGMA mmap_size=0")
 
 
-def _parse(chunks: Iterable[Sequence[Sequence[Any]]], base: LabelTable | None = None) -> _Parsed:
+def _parse(
+    chunks: Iterable[Sequence[Sequence[Any]]], base: LabelTable | _Header | None = None
+) -> _Parsed:
     """Split rows into columns (``zip`` per chunk, numpy per column, no per-row Python for
     the plain columns) and pull tags and spans out of ``label_json`` of submitted labels only
     (one orjson parse per row; text, rationale and confidence are not needed here). Codes
@@ -417,14 +420,14 @@ def _full(connection: Connection, project_id: int, fp: Fingerprint) -> LabelTabl
 def _update(
     connection: Connection,
     project_id: int,
-    base: LabelTable,
+    base: LabelTable | _Header,
     fp: Fingerprint,
     *,
-    owned: bool = False,
+    arrays: Future[LabelTable | None] | None = None,
 ) -> LabelTable | None:
     """``base`` with the rows changed since it was read; None when a full read is needed.
-    ``owned``: nothing else holds ``base`` (just read from a snapshot file), so its arrays may
-    be patched in place."""
+    With ``arrays``, ``base`` is a snapshot's header and ``arrays`` its table being decoded
+    (nobody else holds it, so it is patched in place)."""
     old = base.fingerprint
     if fp.label_id < old.label_id or fp.event_id < old.event_id:
         return None
@@ -463,7 +466,13 @@ def _update(
         rows.extend(row for chunk in _rows(connection, changed_where, params) for row in chunk)
     changed = _ints([r[0] for r in rows])
     parsed = _parse([rows] if rows else [], base)
-    table = _patch(base, parsed, fp, in_place=owned)
+    if arrays is not None:
+        decoded = arrays.result()
+        if decoded is None:
+            return None
+        base = decoded
+    assert isinstance(base, LabelTable)
+    table = _patch(base, parsed, fp, in_place=arrays is not None)
     if table is None:
         table = _table(parsed, fp, base, ~np.isin(base.ids, changed))
     if not exact:
@@ -647,18 +656,28 @@ _ARRAYS = (
 )
 
 
-def _from_snapshot(connection: Connection, project_id: int, directory: Path) -> LabelTable | None:
-    """The project's snapshot if it belongs to this database, project and schema generation
-    and its arrays are consistent; None otherwise (then nothing of it is used)."""
+@dataclass(frozen=True)
+class _Header:
+    """What a snapshot file says about its table before its arrays are read: enough to read
+    the rows changed since (:func:`_update`) while the arrays are decoded on a thread."""
+
+    fingerprint: Fingerprint
+    statuses: tuple[str, ...]
+    verdicts: tuple[str, ...]
+    tag_vocab: tuple[tuple[str, str], ...]
+    path: Path
+
+
+def _snapshot_header(connection: Connection, project_id: int, directory: Path) -> _Header | None:
+    """The header of the project's snapshot if it belongs to this database, project and schema
+    generation; None otherwise (then nothing of it is used)."""
     identity = label_snapshot.read_identity(connection)
     if identity is None:
         return None
-    found = label_snapshot.read_arrays(
-        label_snapshot.snapshot_path(directory, identity, project_id)
-    )
-    if found is None:
+    path = label_snapshot.snapshot_path(directory, identity, project_id)
+    meta = label_snapshot.read_meta(path)
+    if meta is None:
         return None
-    arrays, meta = found
     try:
         if (
             meta.get("database") != identity
@@ -667,10 +686,27 @@ def _from_snapshot(connection: Connection, project_id: int, directory: Path) -> 
         ):
             return None
         label_id, event_id, labels, label_key, event_key = meta["fingerprint"]
-        fp = Fingerprint(int(label_id), int(event_id), int(labels), str(label_key), str(event_key))
-        statuses = tuple(str(v) for v in meta["statuses"])
-        verdicts = tuple(str(v) for v in meta["verdicts"])
-        vocab = tuple((str(k), str(t)) for k, t in meta["tag_vocab"])
+        return _Header(
+            Fingerprint(int(label_id), int(event_id), int(labels), str(label_key), str(event_key)),
+            tuple(str(v) for v in meta["statuses"]),
+            tuple(str(v) for v in meta["verdicts"]),
+            tuple((str(k), str(t)) for k, t in meta["tag_vocab"]),
+            path,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _snapshot_table(header: _Header) -> LabelTable | None:
+    """The table of ``header``'s file when its arrays are whole (CRC), belong to that header
+    and are consistent; None otherwise. Touches no database: runs on a thread."""
+    found = label_snapshot.read_arrays(header.path)
+    if found is None:
+        return None
+    arrays, meta = found
+    try:
+        if list(header.fingerprint) != list(meta["fingerprint"]):
+            return None  # the file was replaced in between
         columns: dict[str, Any] = {
             name: arrays[name].astype(np.float64 if name == "seconds" else np.int64, copy=False)
             for name in _ARRAYS
@@ -678,9 +714,19 @@ def _from_snapshot(connection: Connection, project_id: int, directory: Path) -> 
     except (KeyError, TypeError, ValueError):
         return None
     table = LabelTable(
-        fingerprint=fp, statuses=statuses, verdicts=verdicts, tag_vocab=vocab, **columns
+        fingerprint=header.fingerprint,
+        statuses=header.statuses,
+        verdicts=header.verdicts,
+        tag_vocab=header.tag_vocab,
+        **columns,
     )
     return table if _consistent(table) else None
+
+
+_DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="label-snapshot")
+"""Decodes a snapshot's arrays (file reads, CRC, widening: mostly without the GIL) while the
+caller's connection reads the rows changed since: a first open after a day of work waits for
+the longer of the two instead of both (20k changes at 1M labels: about 0.1 s sooner)."""
 
 
 def _consistent(table: LabelTable) -> bool:
@@ -709,7 +755,8 @@ def _consistent(table: LabelTable) -> bool:
 def save_snapshot(
     path: Path, table: LabelTable, identity: str, project_id: int, generation: str
 ) -> None:
-    """Write ``table`` to ``path`` (atomically) with what :func:`_from_snapshot` checks."""
+    """Write ``table`` to ``path`` (atomically) with what :func:`_snapshot_header` and
+    :func:`_snapshot_table` check."""
     label_snapshot.write_arrays(
         path,
         {name: getattr(table, name) for name in _ARRAYS},
@@ -770,22 +817,33 @@ def label_table(db: Database, connection: Connection, project_id: int) -> LabelT
         fp = fingerprint(connection, project_id)
         cached = _CACHE.get(engine, project_id)
         directory = label_snapshot.snapshot_dir()
-        owned = False
+        table: LabelTable | None = None
         if cached is None and directory is not None:
-            cached = _from_snapshot(connection, project_id, directory)
-            owned = cached is not None
-            if cached is not None:
-                _CACHE.mark_saved(engine, project_id, cached.fingerprint)
-        if cached is not None and cached.fingerprint == fp:
-            _CACHE.put(engine, project_id, cached)
-            return cached
-        with _mapped(connection):
-            table = (
-                _update(connection, project_id, cached, fp, owned=owned)
-                if cached is not None
-                else None
-            )
-            if table is None:
+            header = _snapshot_header(connection, project_id, directory)
+            if header is not None:
+                table = _catch_up(connection, project_id, header, fp)
+                if table is not None:
+                    _CACHE.mark_saved(engine, project_id, header.fingerprint)
+        elif cached is not None and cached.fingerprint == fp:
+            table = cached
+        elif cached is not None:
+            with _mapped(connection):
+                table = _update(connection, project_id, cached, fp)
+        if table is None:
+            with _mapped(connection):
                 table = _full(connection, project_id, fp)
         _CACHE.put(engine, project_id, table)
         return table
+
+
+def _catch_up(
+    connection: Connection, project_id: int, header: _Header, fp: Fingerprint
+) -> LabelTable | None:
+    """The snapshot's table with what changed since merged in (None: a full read is needed).
+    The arrays are decoded on :data:`_DECODER` while the changed rows are read here; the
+    table is nobody else's yet, so it is patched in place."""
+    pending = _DECODER.submit(_snapshot_table, header)
+    if header.fingerprint == fp:
+        return pending.result()
+    with _mapped(connection):
+        return _update(connection, project_id, header, fp, arrays=pending)

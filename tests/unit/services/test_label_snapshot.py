@@ -283,13 +283,19 @@ def test_a_snapshot_of_another_database_or_project_is_not_used(
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "bad code", "generation"])
+@pytest.mark.parametrize("changed_since", [False, True], ids=["unchanged", "changed since"])
 def test_a_damaged_or_outdated_snapshot_falls_back_to_a_full_read(
-    damage: str, cache: Path, opener: Opener, monkeypatch: pytest.MonkeyPatch
+    damage: str, changed_since: bool, cache: Path, opener: Opener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Also with labels changed since the file was written: the changed rows are read while
+    the arrays are decoded, and a damaged body found then still means a full read."""
     db = opener()
-    _labeled_world(db)
-    expected = _decoded(_table(db))
+    ids = _labeled_world(db)
+    _table(db)
     flush_snapshots(db)
+    if changed_since:
+        LabelingService(db, "P", "bob").submit(ids[2], _label("cannot_determine"), 9.0)
+    expected = _decoded(_fresh_full_read(db))
     (path,) = cache.iterdir()
     if damage == "truncated":
         path.write_bytes(path.read_bytes()[:-200])
@@ -311,6 +317,27 @@ def test_a_damaged_or_outdated_snapshot_falls_back_to_a_full_read(
     calls = _full_reads(monkeypatch)
     assert _decoded(_table(db)) == expected
     assert calls == [1]
+
+
+def test_a_snapshot_replaced_after_its_header_was_read_is_not_used(
+    cache: Path, opener: Opener
+) -> None:
+    """The header is read first and the arrays on a thread: arrays of another state (a newer
+    file written in between by another process) are not merged under the old header."""
+    db = opener()
+    ids = _labeled_world(db)
+    _table(db)
+    flush_snapshots(db)
+    with db.session() as session:
+        connection = session.connection()
+        header = lt._snapshot_header(connection, get_project(session, "P").id, cache)
+    assert header is not None
+    assert lt._snapshot_table(header) is not None
+    LabelingService(db, "P", "ann").submit(ids[8], _label("legitimate"), 2.0)
+    _table(db)
+    assert flush_snapshots(db, force=True) == 1
+    assert lt._snapshot_table(header) is None
+    db.dispose()
 
 
 def test_an_assignment_snapshot_is_not_used_after_a_reassign(cache: Path, opener: Opener) -> None:
