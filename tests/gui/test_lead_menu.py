@@ -3,9 +3,14 @@ screens, and pyqtgraph stays out of start-up."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+import weakref
 from collections.abc import Callable
+from typing import Any
+
+import shiboken6
 
 from annotator.gui.lead.dashboard import DashboardWindow
 from annotator.gui.lead.review import ReviewWindow
@@ -51,6 +56,36 @@ def test_lead_opens_dashboard_and_review(
     assert isinstance(review, ReviewWindow)
     qtbot.waitUntil(lambda: review.is_settled() and review.schema is not None, timeout=15_000)  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: review.status.text() == "0 items to review", timeout=15_000)  # type: ignore[attr-defined]
+    qtbot.waitUntil(window.is_settled, timeout=10_000)  # type: ignore[attr-defined]
+
+
+def test_a_closed_lead_screen_is_deleted_and_reopened_fresh(
+    qtbot: object, project_db: str, open_window: Callable[..., object]
+) -> None:
+    """Closing a screen frees it (its own callbacks used to keep it, its charts and its data
+    alive as long as the main window: one leak per reopen)."""
+    _members(project_db, Ada="lead")
+    window = open_window(project_db)
+    menu = window.lead_menu  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: menu.menuAction().isVisible(), timeout=10_000)  # type: ignore[attr-defined]
+
+    def loaded(screen: Any) -> bool:
+        return bool(screen.is_settled() if isinstance(screen, ReviewWindow) else screen.data)
+
+    for kind in ("dashboard", "review"):
+        first = menu.open(kind)
+        assert first is not None
+        qtbot.waitUntil(lambda screen=first: loaded(screen), timeout=15_000)  # type: ignore[attr-defined]
+        gone = weakref.ref(first)
+        first.close()
+        del first
+        qtbot.waitUntil(lambda k=kind: k not in menu.windows, timeout=5_000)  # type: ignore[attr-defined]
+        gc.collect()
+        assert gone() is None
+        second = menu.open(kind)
+        assert second is not None and shiboken6.isValid(second)
+        assert menu.windows[kind] is second
+        second.close()
     qtbot.waitUntil(window.is_settled, timeout=10_000)  # type: ignore[attr-defined]
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import shiboken6
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
 
@@ -45,8 +47,9 @@ class LeadMenu(QMenu):
         """Show the menu if the annotator leads the project just opened."""
         self.menuAction().setVisible(False)
         self.is_lead = False
-        for widget in self.windows.values():
-            widget.close()
+        for widget in list(self.windows.values()):
+            if shiboken6.isValid(widget):
+                widget.close()
         self.windows.clear()
         who = self._who()
         db = self.window_.db
@@ -70,7 +73,7 @@ class LeadMenu(QMenu):
             return None
         project, name = who
         existing = self.windows.get(kind)
-        if existing is not None and existing.isVisible():
+        if existing is not None and shiboken6.isValid(existing) and existing.isVisible():
             existing.raise_()
             existing.activateWindow()
             return existing
@@ -94,9 +97,20 @@ class LeadMenu(QMenu):
 
             widget = MembersDialog(bg, db, project, lead=name, parent=parent)
             widget.changed.connect(lambda _m: self.check())
+        # Deleted when closed: a closed screen is never shown again (the menu opens a new
+        # one), and its callbacks connected to its own widgets would otherwise keep it, its
+        # charts and its data alive for as long as the main window (one leak per reopen).
+        widget.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        widget_id = id(widget)
+        widget.destroyed.connect(lambda _o=None: self._forget(kind, widget_id))
         self.windows[kind] = widget
         widget.show()
         return widget
+
+    def _forget(self, kind: str, widget_id: int) -> None:
+        """A screen was deleted: drop it unless another one of its kind replaced it."""
+        if id(self.windows.get(kind)) == widget_id:
+            del self.windows[kind]
 
 
 def install_lead_menu(window: MainWindow) -> LeadMenu:
