@@ -10,6 +10,7 @@ Run with ``pytest -s -m benchmark tests/benchmarks/test_bench_dashboard.py``."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -43,6 +44,9 @@ CHANGED = 200
 """Labels submitted through the labeling service between two refreshes."""
 DAY_OF_WORK = 20_000
 """Relabels written between the snapshot and the next process's first open."""
+REPEATS = 5
+"""New processes timed per first-open case (the median is reported: one open on a shared VM
+varies by a factor of 1.5)."""
 
 
 def _fill(path: Path) -> int:
@@ -197,7 +201,7 @@ def _day_of_work(path: Path) -> None:
 def test_dashboard_refresh_on_a_million_labels(
     big_db: Path, tmp_path: Path, qtbot: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
 
     from annotator.gui.background import Background
     from annotator.gui.lead.dashboard import DashboardWindow
@@ -242,13 +246,20 @@ def test_dashboard_refresh_on_a_million_labels(
         return wall, ticks, window
 
     def new_process() -> Database:
-        """A fresh Database: none of the in-memory caches (they are per engine)."""
+        """A fresh Database: none of the in-memory caches (they are per engine). The earlier
+        ones are let go first, as a new process would not have their tables in memory."""
+        for old in dbs:
+            old.dispose()
+        dbs.clear()
+        gc.collect()
         db = open_database(url, backup_dir=None)
         dbs.append(db)
         return db
 
     def open_window(db: Database) -> DashboardWindow:
         window = DashboardWindow(bg, db, "B", lead=LEAD)
+        # As the Lead menu opens it: deleted when closed, with what it holds.
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         qtbot.addWidget(window)  # type: ignore[attr-defined]
         return window
 
@@ -283,24 +294,39 @@ def test_dashboard_refresh_on_a_million_labels(
         assert snapshots == ["assignments", "labels"]
         size = sum(p.stat().st_size for p in (tmp_path / "cache").iterdir())
         assert len(full_reads) == 1  # the first open; the rest merged what changed
-        db = new_process()
-        snap_wall, snap_ticks, window = timed(lambda: open_window(db))
-        # The same numbers as the window the snapshot was written from.
-        assert window.data is not None and expected is not None
-        assert window.data.progress == expected.progress
-        assert window.data.agreement.as_dict() == expected.agreement.as_dict()
-        close(window)
+        snap_runs: list[tuple[float, int]] = []
+        for _ in range(REPEATS):
+            del window, db  # a new process has none of this one's caches
+            db = new_process()
+            wall, ticks_, window = timed(lambda db=db: open_window(db))
+            snap_runs.append((wall, ticks_))
+            # The same numbers as the window the snapshot was written from.
+            assert window.data is not None and expected is not None
+            assert window.data.progress == expected.progress
+            assert window.data.agreement.as_dict() == expected.agreement.as_dict()
+            close(window)
 
         t0 = time.perf_counter()
         _day_of_work(big_db)
         day_write = time.perf_counter() - t0
-        db = new_process()
-        day_wall, day_ticks, window = timed(lambda: open_window(db))
-        assert window.data is not None
-        done = sum(p.done for p in window.data.progress.labelers)
-        assert done == 3 * N_ITEMS  # relabels of submitted labels: still one label each
-        close(window)
-        assert len(full_reads) == 1  # both later opens: the snapshot and what changed since
+        kept = {p.name: p.read_bytes() for p in (tmp_path / "cache").iterdir()}
+        day_runs: list[tuple[float, int]] = []
+        for _ in range(REPEATS):
+            # Each run finds the snapshot written before the day's work (the previous run's
+            # close wrote a newer one).
+            for name, content in kept.items():
+                (tmp_path / "cache" / name).write_bytes(content)
+            del window, db  # a new process has none of this one's caches
+            db = new_process()
+            wall, ticks_, window = timed(lambda db=db: open_window(db))
+            day_runs.append((wall, ticks_))
+            assert window.data is not None
+            done = sum(p.done for p in window.data.progress.labelers)
+            assert done == 3 * N_ITEMS  # relabels of submitted labels: still one label each
+            close(window)
+        assert len(full_reads) == 1  # all later opens: the snapshot and what changed since
+        snap_wall, snap_ticks = sorted(snap_runs)[REPEATS // 2]
+        day_wall, day_ticks = sorted(day_runs)[REPEATS // 2]
     finally:
         bg.shutdown(60_000)
         for each in dbs:
@@ -330,6 +356,9 @@ def test_dashboard_refresh_on_a_million_labels(
         f"{verdict(snap_wall)}  [{size / 1e6:.0f} MB of files]"
         f"\n    first open, {DAY_OF_WORK:,} relabels since  {ms(day_wall):>8} ({day_ticks} ticks) "
         f"{verdict(day_wall)}  [written in {day_write:.1f} s]"
+        f"\n    (first opens: median of {REPEATS} new processes; all runs: snapshot "
+        f"{fmt(f'{w * 1000:.0f}' for w, _ in snap_runs)} ms, after the relabels "
+        f"{fmt(f'{w * 1000:.0f}' for w, _ in day_runs)} ms)"
     )
     assert draw_best < 0.25
     assert cold_ticks >= int(cold_wall / 0.02) // 2  # the window kept running
