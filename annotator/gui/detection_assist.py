@@ -15,6 +15,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QProgressDialog
 
+from annotator.gui.dialogs import run_modal
 from annotator.gui.group_panel import ContextData, GroupLabelDialog, GroupPanel
 from annotator.gui.suggestion_box import SuggestionBox, accept_into
 
@@ -309,7 +310,7 @@ class DetectionAssist(QObject):
         ]
         if mine:
             dialog.set_label(mine[-1].label)
-        if not dialog.exec():
+        if not run_modal(dialog):
             return
         label = dialog.label()
         project_id, who = service.project.id, service.annotator_name

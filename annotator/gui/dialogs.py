@@ -30,6 +30,16 @@ from PySide6.QtWidgets import (
 from annotator.gui.keymap import KeyConflict, Keymap
 
 
+def run_modal(dialog: QDialog) -> bool:
+    """``dialog.exec()``, then its deletion scheduled: a dialog made with a long-lived parent
+    (the main window) belongs to that parent, so each use would otherwise leave one behind
+    for the rest of the session. Its values stay readable until control returns to the
+    event loop. Returns whether it was accepted."""
+    accepted = bool(dialog.exec())
+    dialog.deleteLater()
+    return accepted
+
+
 class NameDialog(QDialog):
     """First run: who is labeling (recorded with every label)."""
 

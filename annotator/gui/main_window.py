@@ -585,12 +585,12 @@ class MainWindow(QMainWindow):
         self.bg.run(work, self._show_project_dialog)
 
     def _show_project_dialog(self, projects: list[tuple[str, int]]) -> None:
-        from annotator.gui.dialogs import ProjectDialog
+        from annotator.gui.dialogs import ProjectDialog, run_modal
 
         dialog = ProjectDialog(projects, self)
         if self.service is None:
             self.trace_header.setText("Choose a project, create one, or try the demo.")
-        if not dialog.exec():
+        if not run_modal(dialog):
             if self.service is None:
                 self.trace_header.setText("No project open: File > Open project or New project.")
             return
@@ -604,11 +604,11 @@ class MainWindow(QMainWindow):
                 self.open_project(name)
 
     def new_project(self) -> None:
-        from annotator.gui.dialogs import NewProjectDialog
+        from annotator.gui.dialogs import NewProjectDialog, run_modal
 
         db = self._require_db()
         dialog = NewProjectDialog(self)
-        if not dialog.exec():
+        if not run_modal(dialog):
             return
         name, schema_path, guidelines_path = dialog.values()
 
@@ -1078,14 +1078,14 @@ class MainWindow(QMainWindow):
         )
 
     def flag(self) -> None:
-        from annotator.gui.dialogs import FlagDialog
+        from annotator.gui.dialogs import FlagDialog, run_modal
 
         service, current = self.service, self.current
         if service is None or current is None or self.panel is None:
             return
         dialog = FlagDialog(self)
         dialog.comment.installEventFilter(self.guard)
-        if not dialog.exec():
+        if not run_modal(dialog):
             return
         comment = dialog.text()
         trace_id = current.trace_id
@@ -1183,12 +1183,12 @@ class MainWindow(QMainWindow):
         self._cheatsheet.show()
 
     def edit_keys(self) -> None:
-        from annotator.gui.dialogs import KeymapDialog
+        from annotator.gui.dialogs import KeymapDialog, run_modal
         from annotator.gui.keymap import GLOBAL_ACTIONS, Keymap
 
         keymap = self.keymap or Keymap(GLOBAL_ACTIONS, self.settings.keymap)
         dialog = KeymapDialog(keymap, self)
-        if dialog.exec():
+        if run_modal(dialog):
             self.apply_keymap(dialog.keymap)
 
     def apply_keymap(self, keymap: Keymap) -> None:
@@ -1198,10 +1198,10 @@ class MainWindow(QMainWindow):
         self.save_settings()
 
     def change_name(self, first_run: bool = False) -> None:
-        from annotator.gui.dialogs import NameDialog
+        from annotator.gui.dialogs import NameDialog, run_modal
 
         dialog = NameDialog(self, self.settings.annotator_name or "")
-        if dialog.exec() and dialog.name():
+        if run_modal(dialog) and dialog.name():
             changed = dialog.name() != self.settings.annotator_name
             self.settings.annotator_name = dialog.name()
             self.save_settings()
