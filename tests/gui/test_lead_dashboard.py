@@ -5,6 +5,7 @@ report once detection has run, and errors show in the window."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,27 @@ def test_refresh_fills_every_chart(qtbot: QtBot, team: Team, bg: Background) -> 
     assert names == {*LABELERS, LEAD}
     assert "5 gold" in window.summary.text()
     assert window.status.text().startswith("updated")
+
+
+def test_progress_over_time_counts_from_zero_and_one_day_spans_days(
+    qtbot: QtBot, team: Team, bg: Background
+) -> None:
+    """Cumulative counts are drawn from 0; with labels on a single day the date axis spans
+    the day before and after (not fractions of a second around one instant), and every
+    labeler's line is marked (a single point draws no line)."""
+    db, _ids = team
+    window = _open(qtbot, bg, db)
+    assert window.data is not None
+    report = window.data.progress
+    single = replace(report, over_time=report.over_time[-1:])
+    window.draw(replace(window.data, progress=single))
+    view = window.charts["progress"].plot.getViewBox()
+    (x0, x1), (y0, y1) = view.viewRange()
+    assert y0 == 0 and y1 >= single.over_time[0].cumulative
+    assert x1 - x0 == 2 * 86400
+    items = window.charts["progress"].plot.listDataItems()
+    assert len(items) == len({n for p in single.over_time for n in p.done}) + 1
+    assert all(item.opts["symbol"] == "o" for item in items)
 
 
 def test_detector_section_shows_the_service_report(

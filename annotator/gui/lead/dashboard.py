@@ -132,11 +132,15 @@ class Chart(QFrame):
         bold = QFont(self.title.font())
         bold.setBold(True)
         self.title.setFont(bold)
+        # Title and note wrap rather than widen the chart: two charts side by side fit a
+        # 1280-pixel screen without scrolling sideways.
+        self.title.setWordWrap(True)
         head.addWidget(self.title, 1)
         self.note = QLabel("")
         self.note.setObjectName("chartNote")
         self.note.setTextFormat(Qt.TextFormat.PlainText)
-        head.addWidget(self.note)
+        self.note.setWordWrap(True)
+        head.addWidget(self.note, 1)
         self.export_button = QPushButton("Export PNG…")
         self.export_button.setToolTip("Save this chart as a PNG image")
         head.addWidget(self.export_button)
@@ -672,16 +676,31 @@ class DashboardWindow(QWidget):
         xs = [_epoch(p.start) for p in points]
         chart.add_legend((10, 8))  # top left: cumulative lines rise to the right
         names = sorted({n for p in points for n in p.done})
+        # Few points: marked, or a labeler's single day would be an invisible line.
+        symbol = "o" if len(xs) < 40 else None
         for s, name in enumerate(names):
             running, ys = 0, []
             for p in points:
                 running += p.done.get(name, 0)
                 ys.append(running)
+            color = SERIES[(s + 1) % len(SERIES)]
             chart.plot.plot(
-                xs, ys, pen=pg.mkPen(SERIES[(s + 1) % len(SERIES)], width=1.5), name=name
+                xs,
+                ys,
+                pen=pg.mkPen(color, width=1.5),
+                symbol=symbol,
+                symbolSize=5,
+                symbolBrush=color,
+                name=name,
             )
         total = [p.cumulative for p in points]
-        symbol = "o" if len(xs) < 40 else None
+        # Counts from zero; a single bucket gets a bucket either side (not a sub-second axis).
+        chart.plot.setYRange(0, max(total) * 1.08, padding=0)
+        if len(xs) == 1:
+            step = 3600 if self.bucket.currentData() == "hour" else 86400
+            chart.plot.setXRange(xs[0] - step, xs[0] + step, padding=0)
+        else:
+            chart.plot.enableAutoRange(axis="x")
         chart.plot.plot(
             xs,
             total,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 class LeadMenu(QMenu):
     def __init__(self, window: MainWindow) -> None:
-        super().__init__("&Lead", window)
+        super().__init__("Le&ad", window)
         self.window_ = window
         self.windows: dict[str, QWidget] = {}
         """Open lead windows of the current project, by kind (one of each, raised on reuse)."""
