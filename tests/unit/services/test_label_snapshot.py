@@ -6,6 +6,7 @@ never used (a full read instead); files are written atomically and only when due
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -130,6 +131,10 @@ def test_snapshot_plus_changes_equals_a_full_read(
     calls = _full_reads(monkeypatch)
     merged = _table(db)
     assert calls == []  # the snapshot plus the changes, no full read
+    # The arrays were decoded on a thread of their own, which is gone once they were read.
+    for thread in [t for t in threading.enumerate() if t.name.startswith("label-snapshot")]:
+        thread.join(timeout=5)
+        assert not thread.is_alive()
     assert merged.fingerprint != first.fingerprint
     assert _decoded(merged) == _decoded(_fresh_full_read(db))
     calls.clear()
