@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import shiboken6
+from PySide6.QtGui import QKeySequence
 
 from annotator.gui.lead.dashboard import DashboardWindow
 from annotator.gui.lead.review import ReviewWindow
@@ -80,7 +81,10 @@ def test_a_closed_lead_screen_is_deleted_and_reopened_fresh(
         assert first is not None
         qtbot.waitUntil(lambda screen=first: loaded(screen), timeout=15_000)  # type: ignore[attr-defined]
         gone = weakref.ref(first)
-        first.close()
+        # Closed with Ctrl+W (Cmd+W), as any tool window.
+        first.activateWindow()
+        qtbot.waitUntil(first.isActiveWindow, timeout=5_000)  # type: ignore[attr-defined]
+        qtbot.keySequence(first, QKeySequence.StandardKey.Close)  # type: ignore[attr-defined]
         del first
         qtbot.waitUntil(lambda k=kind: k not in menu.windows, timeout=5_000)  # type: ignore[attr-defined]
         gc.collect()

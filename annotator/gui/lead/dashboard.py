@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QColor, QFont, QPalette
+from PySide6.QtGui import QCloseEvent, QColor, QFont, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -435,6 +435,8 @@ class DashboardWindow(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
+        # Ctrl+W (Cmd+W) closes it, as any tool window.
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self, self.close)
         self.bg = bg
         self.db = db
         self.project = project

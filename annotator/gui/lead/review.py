@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -197,6 +197,8 @@ class ReviewWindow(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
+        # Ctrl+W (Cmd+W) closes it, as any tool window.
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self, self.close)
         self.bg = bg
         self.db = db
         self.project = project
