@@ -83,7 +83,7 @@ class ProjectDialog(QDialog):
         layout.addWidget(QLabel("Projects in this database:"))
         self.list = QListWidget()
         for name, count in projects:
-            item = QListWidgetItem(f"{name}  ({count} traces)")
+            item = QListWidgetItem(f"{name}  ({count:,} traces)")
             item.setData(Qt.ItemDataRole.UserRole, name)
             self.list.addItem(item)
         if projects:

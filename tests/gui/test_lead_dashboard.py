@@ -8,6 +8,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QTableWidget
@@ -89,6 +90,31 @@ def test_progress_over_time_counts_from_zero_and_one_day_spans_days(
     items = window.charts["progress"].plot.listDataItems()
     assert len(items) == len({n for p in single.over_time for n in p.done}) + 1
     assert all(item.opts["symbol"] == "o" for item in items)
+
+
+def test_a_slow_refresh_says_why(
+    qtbot: QtBot, team: Team, bg: Background, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past SLOW_REFRESH_MS the status explains the wait (a first refresh reads every label);
+    a quick refresh never shows it, and the note goes once the numbers are in."""
+    db, _ids = team
+    window = _open(qtbot, bg, db)
+    assert window.status.text().startswith("updated")
+    monkeypatch.setattr(dashboard, "SLOW_REFRESH_MS", 50)
+    window._slow_note.setInterval(dashboard.SLOW_REFRESH_MS)
+    real = dashboard.load_progress
+    release = threading.Event()
+
+    def slow_progress(*args: object) -> object:
+        release.wait(10)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dashboard, "load_progress", slow_progress)
+    window.refresh()
+    qtbot.waitUntil(lambda: window.status.text() == dashboard.SLOW_REFRESH_NOTE, timeout=5_000)
+    release.set()
+    qtbot.waitUntil(lambda: not window.refreshing, timeout=15_000)
+    assert window.status.text().startswith("updated")
 
 
 def test_detector_section_shows_the_service_report(
@@ -278,3 +304,15 @@ def test_the_next_open_starts_from_the_snapshot_the_window_wrote(
     finally:
         label_snapshot.use_snapshots(None)
         lt.clear_cache()
+
+
+def test_counts_are_written_with_thousands_separators(qtbot: QtBot) -> None:
+    """Axis ticks of counts read "1,000,000", not "1e+06"; fractions keep pyqtgraph's form."""
+    axis = dashboard.CountAxis("left")
+    assert axis.tickStrings([0.0, 500_000.0, 1_000_000.0], 1.0, 500_000.0) == [
+        "0",
+        "500,000",
+        "1,000,000",
+    ]
+    plain = pg.AxisItem("left")
+    assert axis.tickStrings([0.25, 0.5], 1.0, 0.25) == plain.tickStrings([0.25, 0.5], 1.0, 0.25)

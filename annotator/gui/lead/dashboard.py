@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QFont, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -66,6 +66,10 @@ CHARTS = (
 )
 DETECTOR_CHART = ("detector", "Detector precision and recall per tag")
 """Drawn inside the Detector section, below the grid of charts; exported like the others."""
+SLOW_REFRESH_MS = 1500
+SLOW_REFRESH_NOTE = "refreshing… (the first time, every label is read once)"
+"""Shown when a refresh takes longer than SLOW_REFRESH_MS: almost always the first one on
+this machine, which reads every label (later ones read what changed)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,17 @@ class DayAxis(pg.DateAxisItem):  # type: ignore[misc]
         return result
 
 
+class CountAxis(pg.AxisItem):  # type: ignore[misc]
+    """Whole-number ticks with thousands separators ("1,000,000", not "1e+06"); fractions
+    (agreement, seconds between ticks under one) as pyqtgraph writes them."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if spacing * scale >= 1:
+            return [f"{v * scale:,.0f}" for v in values]
+        result: list[str] = super().tickStrings(values, scale, spacing)
+        return result
+
+
 class Chart(QFrame):
     """A titled plot with its own "Export PNG…" button and a note shown when there is no data."""
 
@@ -145,7 +160,8 @@ class Chart(QFrame):
         self.export_button.setToolTip("Save this chart as a PNG image")
         head.addWidget(self.export_button)
         layout.addLayout(head)
-        axis = {"bottom": DayAxis(orientation="bottom", utcOffset=0)} if date_axis else {}
+        bottom = DayAxis(orientation="bottom", utcOffset=0) if date_axis else CountAxis("bottom")
+        axis = {"bottom": bottom, "left": CountAxis("left")}
         # No context menus (they are disabled below anyway): a tenth less to build per chart.
         self.plot = pg.PlotWidget(axisItems=axis, enableMenu=False)
         self.plot.setMinimumHeight(230)
@@ -469,6 +485,10 @@ class DashboardWindow(QWidget):
         self.status = QLabel("")
         self.status.setObjectName("refreshStatus")
         bar.addWidget(self.status)
+        # A refresh that takes long is almost always the first on this machine (every label is
+        # read once); say so rather than leave "refreshing…" unexplained for seconds.
+        self._slow_note = QTimer(self, singleShot=True, interval=SLOW_REFRESH_MS)
+        self._slow_note.timeout.connect(self._note_slow_refresh)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setShortcut("F5")
         self.refresh_button.clicked.connect(self.refresh)
@@ -532,6 +552,7 @@ class DashboardWindow(QWidget):
         self._failure = None
         self._started = time.perf_counter()
         self.status.setText("refreshing…")
+        self._slow_note.start()
         self.refresh_button.setEnabled(False)
         db, project, lead = self.db, self.project, self.lead
         bucket = str(self.bucket.currentData())
@@ -561,7 +582,12 @@ class DashboardWindow(QWidget):
         seconds = time.perf_counter() - self._started
         self._loaded(DashboardData(report, agreement, seconds, detector))
 
+    def _note_slow_refresh(self) -> None:
+        if self.refreshing:
+            self.status.setText(SLOW_REFRESH_NOTE)
+
     def _finish(self) -> None:
+        self._slow_note.stop()
         self.refreshing = False
         self.refresh_button.setEnabled(True)
         if self._again:
@@ -620,10 +646,10 @@ class DashboardWindow(QWidget):
         report, agreement = data.progress, data.agreement
         alpha = agreement.verdict.alpha.value
         self.summary.setText(
-            f"{report.project}: {report.traces} traces · {report.assigned_items} assigned · "
-            f"{report.labeled_items} labeled · {report.complete_items} complete · "
-            f"{report.adjudicated_items} adjudicated · {report.gold_items} gold · "
-            f"verdict α {_fmt(alpha)} on {agreement.verdict.n_pairable} shared items"
+            f"{report.project}: {report.traces:,} traces · {report.assigned_items:,} assigned · "
+            f"{report.labeled_items:,} labeled · {report.complete_items:,} complete · "
+            f"{report.adjudicated_items:,} adjudicated · {report.gold_items:,} gold · "
+            f"verdict α {_fmt(alpha)} on {agreement.verdict.n_pairable:,} shared items"
         )
         self._fill_table(data)
         for chart in self.charts.values():
@@ -650,9 +676,9 @@ class DashboardWindow(QWidget):
             cells = [
                 p.name,
                 p.role or "(not a member)",
-                str(p.assigned),
-                str(p.done),
-                str(p.remaining),
+                f"{p.assigned:,}",
+                f"{p.done:,}",
+                f"{p.remaining:,}",
                 _fmt(p.items_per_hour, ".1f"),
                 _fmt(p.median_seconds, ".0f"),
                 "–" if a is None or a.percent is None else f"{a.percent:.0%}",
