@@ -85,6 +85,12 @@ def project_info(db: Database, name: str) -> ProjectInfo:
         return _info(project, count)
 
 
+def project_schema(db: Database, name: str) -> LabelSchema:
+    """The project's label schema: one row, no trace count (:func:`project_info` counts)."""
+    with db.session() as session:
+        return LabelSchema.model_validate_json(get_project(session, name).schema_json)
+
+
 def list_projects(db: Database) -> list[ProjectInfo]:
     with db.session() as session:
         counts: dict[int, int] = {

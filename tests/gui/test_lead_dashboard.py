@@ -60,6 +60,11 @@ def test_refresh_fills_every_chart(qtbot: QtBot, team: Team, bg: Background) -> 
     assert window.charts["throughput"].points == len(LABELERS)
     assert window.charts["time"].points == len(report.time_per_item.counts)
     assert window.charts["verdicts"].points == len(report.verdicts)
+    # Verdicts are named as the labeling panel names them (the schema's titles).
+    titles = window.data.verdict_titles
+    assert titles["cannot_determine"] == "Cannot determine"
+    levels = window.charts["verdicts"].plot.getAxis("left")._tickLevels
+    assert {text for _pos, text in levels[0]} == {titles[v] for v in report.verdicts}
     assert window.charts["tags"].points == len(report.tags) + len(report.counter_tags)
     assert window.charts["gold"].points == len(LABELERS)  # everyone labeled the 3 gold items
     assert window.data.detector is not None and window.data.detector.items > 0

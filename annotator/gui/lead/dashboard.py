@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -48,6 +48,7 @@ from annotator.services.agreement import AgreementReport, agreement_report
 from annotator.services.detection.lead_report import lead_detector_report
 from annotator.services.detection.report import POSITIVE, Counts, DetectorReport
 from annotator.services.progress import ProgressReport, flush_snapshots, progress
+from annotator.services.projects import project_schema
 from annotator.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ class DashboardData:
     seconds: float
     detector: DetectorReport | None = None
     """None when the project has no heuristic suggestion yet."""
+    verdict_titles: dict[str, str] = field(default_factory=dict)
+    """Verdict value -> its title in the project's schema ("cannot_determine" -> "Cannot
+    determine"), as the labeling panel shows them."""
 
 
 def load_progress(db: Database, project: str, lead: str, bucket: str) -> ProgressReport:
@@ -98,13 +102,19 @@ def load_detector(db: Database, project: str, lead: str) -> DetectorReport | Non
     return lead_detector_report(db, project, lead=lead)
 
 
+def load_titles(db: Database, project: str) -> dict[str, str]:
+    """The titles of the project's verdicts."""
+    return {v.value: v.title for v in project_schema(db, project).verdicts}
+
+
 def load_dashboard(db: Database, project: str, *, lead: str, bucket: str = "day") -> DashboardData:
     """The dashboard's numbers one after the other (the window runs them in parallel)."""
     start = time.perf_counter()
     report = load_progress(db, project, lead, bucket)
     agreement = load_agreement(db, project, lead)
     detector = load_detector(db, project, lead)
-    return DashboardData(report, agreement, time.perf_counter() - start, detector)
+    titles = load_titles(db, project)
+    return DashboardData(report, agreement, time.perf_counter() - start, detector, titles)
 
 
 def _epoch(moment: datetime) -> float:
@@ -560,6 +570,7 @@ class DashboardWindow(QWidget):
             "progress": lambda: load_progress(db, project, lead, bucket),
             "agreement": lambda: load_agreement(db, project, lead),
             "detector": lambda: load_detector(db, project, lead),
+            "titles": lambda: load_titles(db, project),
         }
         self._expected = len(jobs)
         for key, job in jobs.items():
@@ -580,7 +591,9 @@ class DashboardWindow(QWidget):
         assert isinstance(report, ProgressReport) and isinstance(agreement, AgreementReport)
         assert detector is None or isinstance(detector, DetectorReport)
         seconds = time.perf_counter() - self._started
-        self._loaded(DashboardData(report, agreement, seconds, detector))
+        titles = self._parts["titles"]
+        assert isinstance(titles, dict)
+        self._loaded(DashboardData(report, agreement, seconds, detector, titles))
 
     def _note_slow_refresh(self) -> None:
         if self.refreshing:
@@ -657,7 +670,7 @@ class DashboardWindow(QWidget):
         self._draw_progress(report)
         self._draw_throughput(report)
         self._draw_time(report)
-        self._draw_verdicts(report)
+        self._draw_verdicts(report, data.verdict_titles)
         self._draw_tags(report)
         self._draw_agreement(agreement)
         self._draw_agreement_time(agreement)
@@ -768,13 +781,15 @@ class DashboardWindow(QWidget):
         chart.plot.setLabel("bottom", "seconds per item")
         chart.points = len(hist.counts)
 
-    def _draw_verdicts(self, report: ProgressReport) -> None:
+    def _draw_verdicts(self, report: ProgressReport, titles: dict[str, str]) -> None:
         chart = self.charts["verdicts"]
         if not report.verdicts:
             chart.set_empty("no submitted labels yet")
             return
         names = list(report.verdicts)
-        _bars(chart, names, [("labels", [report.verdicts[n] for n in names])], horizontal=True)
+        counts = [report.verdicts[n] for n in names]
+        # As the labeling panel names them; a value the schema no longer has stays as stored.
+        _bars(chart, [titles.get(n, n) for n in names], [("labels", counts)], horizontal=True)
 
     def _draw_tags(self, report: ProgressReport) -> None:
         chart = self.charts["tags"]
