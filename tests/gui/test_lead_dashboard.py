@@ -321,3 +321,12 @@ def test_counts_are_written_with_thousands_separators(qtbot: QtBot) -> None:
     ]
     plain = pg.AxisItem("left")
     assert axis.tickStrings([0.25, 0.5], 1.0, 0.25) == plain.tickStrings([0.25, 0.5], 1.0, 0.25)
+
+
+def test_count_axes_tick_whole_numbers(qtbot: QtBot) -> None:
+    """A chart of a few labels ticks 0, 1, 2, 3, not 0.5 steps; other axes keep fractions."""
+    whole = dashboard.CountAxis("bottom", whole=True)
+    assert all(step >= 1 for step, _ in whole.tickSpacing(0.0, 3.0, 400.0))
+    plain = dashboard.CountAxis("bottom")
+    assert any(step < 1 for step, _ in plain.tickSpacing(0.0, 3.0, 400.0))
+    assert whole.tickSpacing(0.0, 0.2, 400.0) == [(1.0, 0.0)]

@@ -67,6 +67,8 @@ CHARTS = (
 )
 DETECTOR_CHART = ("detector", "Detector precision and recall per tag")
 """Drawn inside the Detector section, below the grid of charts; exported like the others."""
+COUNT_AXES = {"progress": "left", "time": "left", "verdicts": "bottom", "tags": "bottom"}
+"""The axis of each chart that counts labels (whole-number ticks)."""
 SLOW_REFRESH_MS = 1500
 SLOW_REFRESH_NOTE = "refreshing… (the first time, every label is read once)"
 """Shown when a refresh takes longer than SLOW_REFRESH_MS: almost always the first one on
@@ -133,7 +135,18 @@ class DayAxis(pg.DateAxisItem):  # type: ignore[misc]
 
 class CountAxis(pg.AxisItem):  # type: ignore[misc]
     """Whole-number ticks with thousands separators ("1,000,000", not "1e+06"); fractions
-    (agreement, seconds between ticks under one) as pyqtgraph writes them."""
+    (agreement, seconds between ticks under one) as pyqtgraph writes them. With ``whole``
+    (an axis of counts) ticks are never less than one apart: no "0.5 labels"."""
+
+    def __init__(self, orientation: str, *, whole: bool = False) -> None:
+        super().__init__(orientation)
+        self.whole = whole
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
+        levels: list[tuple[float, float]] = super().tickSpacing(minVal, maxVal, size)
+        if not self.whole:
+            return levels
+        return [(step, offset) for step, offset in levels if step >= 1] or [(1.0, 0.0)]
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         if spacing * scale >= 1:
@@ -145,7 +158,9 @@ class CountAxis(pg.AxisItem):  # type: ignore[misc]
 class Chart(QFrame):
     """A titled plot with its own "Export PNG…" button and a note shown when there is no data."""
 
-    def __init__(self, key: str, title: str, *, date_axis: bool = False) -> None:
+    def __init__(
+        self, key: str, title: str, *, date_axis: bool = False, counts: str | None = None
+    ) -> None:
         super().__init__()
         self.key = key
         self.setObjectName("dashboardChart")
@@ -170,8 +185,14 @@ class Chart(QFrame):
         self.export_button.setToolTip("Save this chart as a PNG image")
         head.addWidget(self.export_button)
         layout.addLayout(head)
-        bottom = DayAxis(orientation="bottom", utcOffset=0) if date_axis else CountAxis("bottom")
-        axis = {"bottom": bottom, "left": CountAxis("left")}
+        # ``counts``: the axis ("left" or "bottom") that shows numbers of labels.
+        left = CountAxis("left", whole=counts == "left")
+        bottom = (
+            DayAxis(orientation="bottom", utcOffset=0)
+            if date_axis
+            else CountAxis("bottom", whole=counts == "bottom")
+        )
+        axis = {"bottom": bottom, "left": left}
         # No context menus (they are disabled below anyway): a tenth less to build per chart.
         self.plot = pg.PlotWidget(axisItems=axis, enableMenu=False)
         self.plot.setMinimumHeight(230)
@@ -531,7 +552,12 @@ class DashboardWindow(QWidget):
         grid.addWidget(self.table, 0, 0, 1, 2)
         self.charts: dict[str, Chart] = {}
         for n, (key, title) in enumerate(CHARTS):
-            chart = Chart(key, title, date_axis=key in ("progress", "agreement_time"))
+            chart = Chart(
+                key,
+                title,
+                date_axis=key in ("progress", "agreement_time"),
+                counts=COUNT_AXES.get(key),
+            )
             chart.export_button.clicked.connect(lambda _c=False, k=key: self.ask_export(k))
             self.charts[key] = chart
             grid.addWidget(chart, 1 + n // 2, n % 2)
