@@ -851,10 +851,10 @@ def _catch_up(
     connection: Connection, project_id: int, header: _Header, fp: Fingerprint
 ) -> LabelTable | None:
     """The snapshot's table with what changed since merged in (None: a full read is needed).
-    The arrays are decoded on a thread (:func:`_decoding`) while the changed rows are read here; the
-    table is nobody else's yet, so it is patched in place."""
-    pending = _decoding(header)
+    When something changed, the arrays are decoded on a thread (:func:`_decoding`) while the
+    changed rows are read here; the table is nobody else's yet, so it is patched in place."""
     if header.fingerprint == fp:
-        return pending.result()
+        return _snapshot_table(header)  # nothing to read meanwhile
+    pending = _decoding(header)
     with _mapped(connection):
         return _update(connection, project_id, header, fp, arrays=pending)

@@ -24,7 +24,7 @@ from annotator.services.progress import flush_snapshots, progress
 from annotator.services.projects import get_project
 from annotator.store.database import Database
 from tests.unit.agreement.lead_world import LEAD, make_project, open_db
-from tests.unit.services.test_label_table import _decoded
+from tests.unit.services.test_label_table import _decoded, full_reads
 
 Opener = Callable[[], Database]
 
@@ -67,18 +67,6 @@ def _label(verdict: str, *tags: str, span: tuple[int, int] | None = None) -> Lab
         confidence=2,
         spans=(EvidenceSpan(turn=1, block=0, start=span[0], end=span[1]),) if span else (),
     )
-
-
-def _full_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls: list[int] = []
-    full = lt._full
-
-    def counting(*args: object, **kwargs: object) -> lt.LabelTable:
-        calls.append(1)
-        return full(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(lt, "_full", counting)
-    return calls
 
 
 def _fresh_full_read(db: Database) -> lt.LabelTable:
@@ -128,7 +116,7 @@ def test_snapshot_plus_changes_equals_a_full_read(
     db.dispose()
 
     db = opener()
-    calls = _full_reads(monkeypatch)
+    calls = full_reads(monkeypatch)
     merged = _table(db)
     assert calls == []  # the snapshot plus the changes, no full read
     # The arrays were decoded on a thread of their own, which is gone once they were read.
@@ -171,7 +159,7 @@ def test_relabels_after_a_snapshot_are_patched_into_its_arrays_like_a_full_read(
     db.dispose()
 
     db = opener()
-    calls = _full_reads(monkeypatch)
+    calls = full_reads(monkeypatch)
     patched = lt._patch
     in_place: list[bool] = []
 
@@ -208,7 +196,7 @@ def test_a_snapshot_is_not_used_after_a_deletion(
     db.dispose()
 
     db = opener()
-    calls = _full_reads(monkeypatch)
+    calls = full_reads(monkeypatch)
     table = _table(db)
     assert calls == [1]
     assert ids[2] not in table.trace.tolist() and len(table) == 10
@@ -243,7 +231,7 @@ def test_a_snapshot_of_another_history_is_not_used(
     bob = LabelingService(db, "P", "bob")
     for trace_id in ids[6:9]:
         bob.submit(trace_id, _label("suspected_distillation"), 10.0)
-    calls = _full_reads(monkeypatch)
+    calls = full_reads(monkeypatch)
     table = _table(db)
     assert calls == [1]
     assert _decoded(table) == _decoded(_fresh_full_read(db))
@@ -267,7 +255,7 @@ def test_a_snapshot_of_another_database_or_project_is_not_used(
     source = label_snapshot.snapshot_path(cache, ours, p_id)
     # Project P's file under project Q's name.
     shutil.copy(source, label_snapshot.snapshot_path(cache, ours, q_id))
-    calls = _full_reads(monkeypatch)
+    calls = full_reads(monkeypatch)
     lt.clear_cache()
     assert len(_table(db, "Q")) == 0 and calls == [1]
     db.dispose()
@@ -319,7 +307,7 @@ def test_a_damaged_or_outdated_snapshot_falls_back_to_a_full_read(
     db.dispose()
 
     db = opener()
-    calls = _full_reads(monkeypatch)
+    calls = full_reads(monkeypatch)
     assert _decoded(_table(db)) == expected
     assert calls == [1]
 

@@ -60,6 +60,19 @@ def _decoded(table: lt.LabelTable) -> dict[str, object]:
     return out
 
 
+def full_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the full reads of the label table from now on (one entry per read)."""
+    calls: list[int] = []
+    full = lt._full
+
+    def counting(*args: object, **kwargs: object) -> lt.LabelTable:
+        calls.append(1)
+        return full(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lt, "_full", counting)
+    return calls
+
+
 def _label(verdict: str, *tags: str, span: tuple[int, int] | None = None) -> Label:
     return Label(
         verdict=verdict,
@@ -128,14 +141,7 @@ def test_many_changes_fall_back_to_a_full_read(
     ann.submit(ids[0], _label("legitimate"), 10.0)
     first = _table(db)
     monkeypatch.setattr(lt, "INCREMENTAL_LIMIT", 2)
-    calls: list[int] = []
-    full = lt._full
-
-    def counting_full(*args: object, **kwargs: object) -> lt.LabelTable:
-        calls.append(1)
-        return full(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(lt, "_full", counting_full)
+    calls = full_reads(monkeypatch)
     for trace_id in ids[1:]:
         ann.submit(trace_id, _label("suspected_distillation"), 10.0)
     table = _table(db)
