@@ -30,19 +30,19 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import orjson
 from sqlalchemy import Connection, Engine, text
 
 from annotator.domain.label import LabelStatus
 from annotator.gcpause import gc_paused
 from annotator.services import label_snapshot
+from annotator.services.label_choices import parse_columns, parse_rows
 from annotator.store.database import Database
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -145,9 +145,11 @@ class _Parsed:
 
 def _time_sql(dialect: str, column: str) -> str:
     """Epoch seconds (UTC) computed by the database: parsing a million timestamps in Python
-    costs more than every aggregate together."""
+    costs more than every aggregate together. On SQLite from ``julianday`` (whole milliseconds
+    inside, so adding half of one before truncating gives what ``strftime('%s')`` gives, for
+    about 0.15 s less per million rows)."""
     if dialect == "sqlite":
-        return f"CAST(strftime('%s', {column}) AS INTEGER)"
+        return f"CAST((julianday({column}) - 2440587.5) * 86400 + 0.0005 AS INTEGER)"
     return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
 
 
@@ -204,8 +206,8 @@ def _parse(
 ) -> _Parsed:
     """Split rows into columns (``zip`` per chunk, numpy per column, no per-row Python for
     the plain columns) and pull tags and spans out of ``label_json`` of submitted labels only
-    (one orjson parse per row; text, rationale and confidence are not needed here). Codes
-    extend ``base``'s vocabularies."""
+    (text, rationale and confidence are not needed here). Codes extend ``base``'s
+    vocabularies."""
     out = _Parsed(
         list(base.statuses) if base else [],
         list(base.verdicts) if base else [],
@@ -215,10 +217,12 @@ def _parse(
         [],
         [],
     )
-    loads = orjson.loads
     done = LabelStatus.DONE.value
     offset = 0
-    with gc_paused():
+    choices: list[Future[tuple[IntArray, IntArray, IntArray]]] = []
+    # One worker parses the JSON of each chunk (mostly in pyarrow, without the GIL) while the
+    # next chunk is fetched; one worker, so the tag vocabulary grows in row order.
+    with gc_paused(), ThreadPoolExecutor(1, thread_name_prefix="label-json") as pool:
         for chunk in chunks:
             ids, traces, aids, statuses, verdicts, seconds, updated, submitted, jsons = zip(
                 *chunk, strict=True
@@ -234,41 +238,47 @@ def _parse(
                 ("submitted", _times(submitted)),
             ):
                 out.columns.setdefault(name, []).append(values)
-            tag_rows: list[int] = []
-            tags: list[tuple[str, str]] = []
-            spans: list[tuple[int, int, int, int, int]] = []
-            for k, (status, label_json) in enumerate(zip(statuses, jsons, strict=True), offset):
-                if status != done:
-                    continue
-                try:
-                    data = loads(label_json or "{}")
-                except orjson.JSONDecodeError:
-                    continue
-                if not isinstance(data, dict):
-                    continue
-                for key in ("tags", "counter_tags"):
-                    chosen = data.get(key)
-                    if chosen and isinstance(chosen, list):
-                        for tag in chosen:
-                            tag_rows.append(k)
-                            tags.append((key, str(tag)))
-                found = data.get("spans")
-                if found and isinstance(found, list):
-                    for span in found:
-                        spans.append(
-                            (
-                                k,
-                                int(span["turn"]),
-                                int(span["block"]),
-                                int(span["start"]),
-                                int(span["end"]),
-                            )
-                        )
-            out.tag_row.append(_ints(tag_rows))
-            out.tag_code.append(_codes(tags, out.tag_vocab))
-            out.spans.append(np.asarray(spans, dtype=np.int64).reshape(-1, 5))
+            status_codes = out.columns["status"][-1]
+            done_code = out.statuses.index(done) if done in out.statuses else -2
+            done_rows = np.flatnonzero(status_codes == done_code)
+            chosen = [jsons[k] for k in done_rows.tolist()]
+            if len(chosen) >= COLUMNWISE_MIN:
+                choices.append(pool.submit(_choices, done_rows + offset, chosen, out.tag_vocab))
+            else:  # a few changed rows: no thread (after the chunks before, for the vocabulary)
+                wait(choices)
+                choices.append(_done(_choices(done_rows + offset, chosen, out.tag_vocab)))
             offset += len(chunk)
+        for future in choices:
+            tag_row, tag_code, spans = future.result()
+            out.tag_row.append(tag_row)
+            out.tag_code.append(tag_code)
+            out.spans.append(spans)
     return out
+
+
+COLUMNWISE_MIN = 2_000
+"""Fewer submitted labels than this are parsed row by row: the column-wise reader's fixed
+cost (about a millisecond) is more than the loop's for a handful of changed rows."""
+
+
+def _done(
+    value: tuple[IntArray, IntArray, IntArray],
+) -> Future[tuple[IntArray, IntArray, IntArray]]:
+    future: Future[tuple[IntArray, IntArray, IntArray]] = Future()
+    future.set_result(value)
+    return future
+
+
+def _choices(
+    rows: IntArray, jsons: list[str | None], vocab: list[tuple[str, str]]
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Tags and spans of ``jsons`` (:mod:`annotator.services.label_choices`): column-wise
+    where there are enough and they take that shape, else row by row."""
+    if len(jsons) >= COLUMNWISE_MIN:
+        found = parse_columns(rows, jsons, vocab)
+        if found is not None:
+            return found
+    return parse_rows(rows.tolist(), jsons, vocab)
 
 
 def _codes(values: Sequence[Any], vocab: list[Any]) -> IntArray:

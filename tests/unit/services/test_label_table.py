@@ -4,6 +4,7 @@ the services sees the change (incrementally), and the merged table equals a fres
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -196,3 +197,59 @@ def test_a_changed_row_below_the_newest_id_is_merged_in_id_order(
     lt.clear_cache()
     assert _decoded(merged) == _decoded(_table(db))
     assert progress(db, "P", lead=LEAD).verdicts == {"legitimate": 3, "suspected_distillation": 1}
+
+
+def test_the_column_wise_read_equals_the_loop_chunk_by_chunk(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tags and spans read column-wise in some chunks and by the loop in another (a value
+    written behind the services' back over several lines) make the same table as the loop
+    everywhere; times are the stored ones, to the second."""
+    ids = make_project(db, n=10)
+    ann, bob = LabelingService(db, "P", "ann"), LabelingService(db, "P", "bob")
+    for i, trace_id in enumerate(ids):
+        tags = ("REASONING_ELICIT", "GRADER_ROLE")[: i % 3]
+        ann.submit(trace_id, _label("legitimate", *tags, span=(i, i + 5)), 20.0 + i)
+        if i % 2:
+            bob.submit(trace_id, _label("suspected_distillation", "TEMPLATE_AT_SCALE"), 7.5)
+        else:
+            bob.skip(trace_id, 3.0)
+    pretty = '{\n "verdict": "legitimate",\n "tags": ["GRADER_ROLE"],\n "spans": []\n}'
+    with db.session() as session:
+        session.execute(
+            text(
+                "UPDATE labels SET label_json = :j WHERE trace_id = :t AND annotator_id = "
+                "(SELECT id FROM annotators WHERE name = 'bob')"
+            ),
+            {"j": pretty, "t": ids[5]},
+        )
+        stored = session.execute(
+            text("SELECT id, submitted_at, updated_at FROM labels ORDER BY id")
+        ).all()
+        pretty_id = session.execute(
+            text(
+                "SELECT l.id FROM labels l JOIN annotators a ON a.id = l.annotator_id "
+                "WHERE l.trace_id = :t AND a.name = 'bob'"
+            ),
+            {"t": ids[5]},
+        ).scalar_one()
+    monkeypatch.setattr(lt, "_FETCH", 4)
+    monkeypatch.setattr(lt, "COLUMNWISE_MIN", 10**9)
+    by_loop = _table(db)
+    lt.clear_cache()
+    monkeypatch.setattr(lt, "COLUMNWISE_MIN", 2)
+    by_columns = _table(db)
+
+    assert by_columns is not by_loop and len(by_columns) == 20
+    assert _decoded(by_columns) == _decoded(by_loop)
+    assert by_columns.tag_vocab == by_loop.tag_vocab
+    assert (pretty_id, "tags", "GRADER_ROLE") in _decoded(by_columns)["tags"]  # type: ignore[operator]
+
+    def epoch(value: object) -> int:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp())
+
+    assert by_columns.submitted.tolist() == [
+        epoch(s) if s is not None else lt.NO_TIME for _, s, _ in stored
+    ]
+    assert by_columns.when.tolist() == [epoch(s if s is not None else u) for _, s, u in stored]
