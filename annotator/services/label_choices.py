@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -114,23 +113,32 @@ def parse_columns(
     tag_parts: list[tuple[IntArray, pa.Array, str]] = []
     for key in TAG_KEYS:
         column = table.column(key).combine_chunks()
-        values = pc.list_flatten(column)
+        values = column.flatten()
         if values.null_count:
             return None  # str(None) is "None" for the loop: leave such rows to it
-        parents = pc.list_parent_indices(column).to_numpy(zero_copy_only=False)
-        tag_parts.append((parents.astype(np.int64), values, key))
+        tag_parts.append((_numbers(column.value_parent_indices()), values, key))
     spans = table.column("spans").combine_chunks()
-    flat = pc.list_flatten(spans)
+    flat = spans.flatten()
     if flat.null_count or any(flat.field(name).null_count for name in SPAN_FIELDS):
         return None
-    span_parents = pc.list_parent_indices(spans).to_numpy(zero_copy_only=False).astype(np.int64)
-    span_cols = [span_parents] + [
-        flat.field(name).to_numpy(zero_copy_only=False).astype(np.int64) for name in SPAN_FIELDS
-    ]
+    span_parents = _numbers(spans.value_parent_indices())
+    span_cols = [span_parents] + [_numbers(flat.field(name)) for name in SPAN_FIELDS]
     tag_row, tag_code = _tag_codes(tag_parts, vocab)
     span_array = np.column_stack(span_cols) if span_parents.size else np.zeros((0, 5), np.int64)
     span_array[:, 0] = rows[span_array[:, 0]]
     return rows[tag_row], tag_code, span_array
+
+
+def _numbers(array: pa.Array) -> IntArray:
+    """An integer array without nulls as int64 numpy, read from its data buffer.
+    (``Array.to_numpy`` imports pandas on its first call: 0.2 s.)"""
+    width = array.type.bit_width // 8
+    dtype = {4: np.int32, 8: np.int64}[width]
+    data = array.buffers()[1]
+    if data is None:
+        return np.zeros(0, np.int64)
+    values = np.frombuffer(data, dtype=dtype, count=len(array), offset=array.offset * width)
+    return values.astype(np.int64)
 
 
 def _tag_codes(
@@ -141,10 +149,10 @@ def _tag_codes(
     found: list[tuple[str, str]] = []
     encoded: list[tuple[IntArray, IntArray, list[tuple[str, str]]]] = []
     for parents, values, key in parts:
-        dictionary = pc.dictionary_encode(values)
+        dictionary = values.dictionary_encode()
         names = [(key, str(tag)) for tag in dictionary.dictionary.to_pylist()]
         found.extend(names)
-        local = dictionary.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        local = _numbers(dictionary.indices)
         encoded.append((parents, local, names))
     for value in sorted(set(found) - set(vocab)):
         vocab.append(value)

@@ -202,12 +202,17 @@ def _mapped(connection: Connection) -> Iterator[None]:
 
 
 def _parse(
-    chunks: Iterable[Sequence[Sequence[Any]]], base: LabelTable | _Header | None = None
+    chunks: Iterable[Sequence[Sequence[Any]]],
+    base: LabelTable | _Header | None = None,
+    *,
+    columnwise: bool = False,
 ) -> _Parsed:
     """Split rows into columns (``zip`` per chunk, numpy per column, no per-row Python for
     the plain columns) and pull tags and spans out of ``label_json`` of submitted labels only
     (text, rationale and confidence are not needed here). Codes extend ``base``'s
-    vocabularies."""
+    vocabularies. ``columnwise``: a full read, whose chunks' tags and spans are parsed by
+    pyarrow on a worker (:mod:`annotator.services.label_choices`); a process's first use of it
+    costs about 0.1 s, more than the loop over the few thousand rows of a catch-up."""
     out = _Parsed(
         list(base.statuses) if base else [],
         list(base.verdicts) if base else [],
@@ -242,11 +247,12 @@ def _parse(
             done_code = out.statuses.index(done) if done in out.statuses else -2
             done_rows = np.flatnonzero(status_codes == done_code)
             chosen = [jsons[k] for k in done_rows.tolist()]
-            if len(chosen) >= COLUMNWISE_MIN:
+            if columnwise and len(chosen) >= COLUMNWISE_MIN:
                 choices.append(pool.submit(_choices, done_rows + offset, chosen, out.tag_vocab))
-            else:  # a few changed rows: no thread (after the chunks before, for the vocabulary)
+            else:  # no thread; after the chunks before it, for the vocabulary's order
                 wait(choices)
-                choices.append(_done(_choices(done_rows + offset, chosen, out.tag_vocab)))
+                rows = (done_rows + offset).tolist()
+                choices.append(_done(parse_rows(rows, chosen, out.tag_vocab)))
             offset += len(chunk)
         for future in choices:
             tag_row, tag_code, spans = future.result()
@@ -257,8 +263,8 @@ def _parse(
 
 
 COLUMNWISE_MIN = 2_000
-"""Fewer submitted labels than this are parsed row by row: the column-wise reader's fixed
-cost (about a millisecond) is more than the loop's for a handful of changed rows."""
+"""A full read's chunk with fewer submitted labels than this is parsed row by row (the
+column-wise reader's fixed cost per call is about a millisecond)."""
 
 
 def _done(
@@ -273,12 +279,9 @@ def _choices(
     rows: IntArray, jsons: list[str | None], vocab: list[tuple[str, str]]
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Tags and spans of ``jsons`` (:mod:`annotator.services.label_choices`): column-wise
-    where there are enough and they take that shape, else row by row."""
-    if len(jsons) >= COLUMNWISE_MIN:
-        found = parse_columns(rows, jsons, vocab)
-        if found is not None:
-            return found
-    return parse_rows(rows.tolist(), jsons, vocab)
+    when they take the services' shape, else row by row."""
+    found = parse_columns(rows, jsons, vocab)
+    return found if found is not None else parse_rows(rows.tolist(), jsons, vocab)
 
 
 def _codes(values: Sequence[Any], vocab: list[Any]) -> IntArray:
@@ -424,7 +427,7 @@ def fingerprint(connection: Connection, project_id: int) -> Fingerprint:
 
 def _full(connection: Connection, project_id: int, fp: Fingerprint) -> LabelTable:
     rows = _rows(connection, "project_id = :pid ORDER BY id", {"pid": project_id})
-    return _table(_parse(rows), fp)
+    return _table(_parse(rows, columnwise=True), fp)
 
 
 def _update(

@@ -4,7 +4,7 @@ the services sees the change (incrementally), and the merged table equals a fres
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -223,6 +223,13 @@ def test_the_column_wise_read_equals_the_loop_chunk_by_chunk(
             ),
             {"j": pretty, "t": ids[5]},
         )
+        # Within half a millisecond of midnight: counted (as SQLite counts) in the next day.
+        session.execute(
+            text(
+                "UPDATE labels SET submitted_at = '2026-03-01 23:59:59.999600' "
+                "WHERE id = (SELECT min(id) FROM labels)"
+            )
+        )
         stored = session.execute(
             text("SELECT id, submitted_at, updated_at FROM labels ORDER BY id")
         ).all()
@@ -246,9 +253,14 @@ def test_the_column_wise_read_equals_the_loop_chunk_by_chunk(
     assert (pretty_id, "tags", "GRADER_ROLE") in _decoded(by_columns)["tags"]  # type: ignore[operator]
 
     def epoch(value: object) -> int:
+        """As SQLite's date functions count: to the nearest millisecond, then whole seconds."""
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        return int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp())
+        since = moment.replace(tzinfo=moment.tzinfo or UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+        micros = since // timedelta(microseconds=1)
+        return (micros + 500) // 1000 // 1000
 
+    midnight = datetime(2026, 3, 2, tzinfo=UTC).timestamp()
+    assert by_columns.submitted[0] == midnight == epoch(stored[0][1])
     assert by_columns.submitted.tolist() == [
         epoch(s) if s is not None else lt.NO_TIME for _, s, _ in stored
     ]
