@@ -94,13 +94,21 @@ def parse_columns(
     if not jsons:
         return parse_rows([], [], vocab)
     texts = [value or "{}" for value in jsons]
-    document = "\n".join(texts)
-    if document.count("\n") != len(texts) - 1 or "\r" in document:
+    return parse_document(rows, "\n".join(texts), vocab)
+
+
+def parse_document(
+    rows: IntArray, document: str, vocab: list[tuple[str, str]]
+) -> tuple[IntArray, IntArray, IntArray] | None:
+    """:func:`parse_columns` of values already joined by newlines, one per entry of ``rows``
+    (the database can join them: :mod:`annotator.services.label_table`)."""
+    if not rows.size:
+        return parse_rows([], [], vocab)
+    if document.count("\n") != rows.size - 1 or "\r" in document:
         return None  # a value spanning lines would shift every row after it
-    data = document.encode()
     try:
         table = pa_json.read_json(
-            pa.BufferReader(data),
+            pa.BufferReader(document.encode()),
             read_options=pa_json.ReadOptions(block_size=_BLOCK),
             parse_options=pa_json.ParseOptions(
                 explicit_schema=_SCHEMA, unexpected_field_behavior="ignore"
@@ -108,7 +116,7 @@ def parse_columns(
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if table.num_rows != len(texts):
+    if table.num_rows != rows.size:
         return None
     tag_parts: list[tuple[IntArray, pa.Array, str]] = []
     for key in TAG_KEYS:

@@ -4,6 +4,7 @@ the services sees the change (incrementally), and the merged table equals a fres
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -203,8 +204,8 @@ def test_the_column_wise_read_equals_the_loop_chunk_by_chunk(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Tags and spans read column-wise in some chunks and by the loop in another (a value
-    written behind the services' back over several lines) make the same table as the loop
-    everywhere; times are the stored ones, to the second."""
+    written behind the services' back over several lines), with the rows or apart from them,
+    make the same table as the loop everywhere; times are the stored ones, to the second."""
     ids = make_project(db, n=10)
     ann, bob = LabelingService(db, "P", "ann"), LabelingService(db, "P", "bob")
     for i, trace_id in enumerate(ids):
@@ -241,16 +242,24 @@ def test_the_column_wise_read_equals_the_loop_chunk_by_chunk(
             {"t": ids[5]},
         ).scalar_one()
     monkeypatch.setattr(lt, "_FETCH", 4)
+    monkeypatch.setattr(lt, "CHOICES_CHUNK", 4)
     monkeypatch.setattr(lt, "COLUMNWISE_MIN", 10**9)
     by_loop = _table(db)
     lt.clear_cache()
     monkeypatch.setattr(lt, "COLUMNWISE_MIN", 2)
-    by_columns = _table(db)
+    apart = lt._reads_apart
+    apart_calls: list[bool] = []
+    monkeypatch.setattr(lt, "_reads_apart", lambda *a: apart_calls.append(apart(*a)) or False)
+    by_columns = _table(db)  # JSON fetched with the rows, parsed chunk by chunk (PostgreSQL)
+    lt.clear_cache()
+    monkeypatch.setattr(lt, "_reads_apart", apart)
+    by_sql = _table(db)  # JSON joined by SQLite on another connection
 
-    assert by_columns is not by_loop and len(by_columns) == 20
+    assert apart_calls == [True]  # a file database with enough labels reads them apart
+    assert len({id(by_loop), id(by_columns), id(by_sql)}) == 3 and len(by_sql) == 20
     assert _decoded(by_columns) == _decoded(by_loop)
-    assert by_columns.tag_vocab == by_loop.tag_vocab
-    assert (pretty_id, "tags", "GRADER_ROLE") in _decoded(by_columns)["tags"]  # type: ignore[operator]
+    assert _decoded(by_sql) == _decoded(by_loop)
+    assert (pretty_id, "tags", "GRADER_ROLE") in _decoded(by_sql)["tags"]  # type: ignore[operator]
 
     def epoch(value: object) -> int:
         """As SQLite's date functions count: to the nearest millisecond, then whole seconds."""
@@ -260,8 +269,50 @@ def test_the_column_wise_read_equals_the_loop_chunk_by_chunk(
         return (micros + 500) // 1000 // 1000
 
     midnight = datetime(2026, 3, 2, tzinfo=UTC).timestamp()
-    assert by_columns.submitted[0] == midnight == epoch(stored[0][1])
-    assert by_columns.submitted.tolist() == [
+    assert by_sql.submitted[0] == midnight == epoch(stored[0][1])
+    assert by_sql.submitted.tolist() == [
         epoch(s) if s is not None else lt.NO_TIME for _, s, _ in stored
     ]
-    assert by_columns.when.tolist() == [epoch(s if s is not None else u) for _, s, u in stored]
+    assert by_sql.when.tolist() == [epoch(s if s is not None else u) for _, s, u in stored]
+
+
+def test_tags_read_apart_attach_only_to_labels_submitted_in_the_row_read() -> None:
+    """The two reads of a full read can straddle a change: tags of a label that is not
+    submitted in the row read (skipped since, or new) are left out; the change moved the
+    fingerprint, so the next refresh reads that label again."""
+    parsed = lt._parse(
+        [
+            [
+                (1, 10, 1, "done", "legitimate", 1.0, None, 100),
+                (2, 11, 1, "skipped", None, 1.0, 100, None),
+                (5, 12, 1, "done", "legitimate", 1.0, None, 100),
+            ]
+        ],
+        apart=_finished(
+            lt._Choices(
+                ids=np.array([1, 2, 4, 5]),
+                tag_at=np.array([0, 1, 2, 3, 3]),
+                tag_code=np.array([0, 0, 1, 0, 1]),
+                spans=np.array([[1, 0, 0, 1, 2], [2, 0, 0, 3, 4], [3, 1, 0, 5, 6]]),
+                vocab=[("tags", "A"), ("counter_tags", "B")],
+            )
+        ),
+    )
+    table = lt._table(parsed, lt.Fingerprint(5, 0, 3, "", ""))
+
+    assert table.ids.tolist() == [1, 2, 5]
+    assert [
+        (int(table.ids[r]), table.tag_vocab[c])
+        for r, c in zip(table.tag_row, table.tag_code, strict=True)
+    ] == [
+        (1, ("tags", "A")),
+        (5, ("tags", "A")),
+        (5, ("counter_tags", "B")),
+    ]
+    assert table.span_row.tolist() == [2] and table.span_start.tolist() == [5]
+
+
+def _finished(choices: lt._Choices) -> Future[lt._Choices]:
+    future: Future[lt._Choices] = Future()
+    future.set_result(choices)
+    return future
