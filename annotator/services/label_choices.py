@@ -94,21 +94,21 @@ def parse_columns(
     if not jsons:
         return parse_rows([], [], vocab)
     texts = [value or "{}" for value in jsons]
-    return parse_document(rows, "\n".join(texts), vocab)
+    return parse_document(rows, "\n".join(texts).encode(), vocab)
 
 
 def parse_document(
-    rows: IntArray, document: str, vocab: list[tuple[str, str]]
+    rows: IntArray, document: bytes, vocab: list[tuple[str, str]]
 ) -> tuple[IntArray, IntArray, IntArray] | None:
-    """:func:`parse_columns` of values already joined by newlines, one per entry of ``rows``
-    (the database can join them: :mod:`annotator.services.label_table`)."""
+    """:func:`parse_columns` of values already joined by newlines (UTF-8), one per entry of
+    ``rows`` (the database can join them: :mod:`annotator.services.label_table`)."""
     if not rows.size:
         return parse_rows([], [], vocab)
-    if document.count("\n") != rows.size - 1 or "\r" in document:
+    if document.count(b"\n") != rows.size - 1 or b"\r" in document:
         return None  # a value spanning lines would shift every row after it
     try:
         table = pa_json.read_json(
-            pa.BufferReader(document.encode()),
+            pa.BufferReader(document),
             read_options=pa_json.ReadOptions(block_size=_BLOCK),
             parse_options=pa_json.ParseOptions(
                 explicit_schema=_SCHEMA, unexpected_field_behavior="ignore"
