@@ -229,7 +229,7 @@ def index_pending(
         checkpoints_beside(conn) as checkpointer,
     ):
         if db.is_sqlite:
-            _merge_less_often(conn)
+            _tune_index(conn)
         while cancel is None or not cancel.is_set():
             with Session(bind=conn) as session, session.begin():
                 indexed = _index_batch(session, batch_size)
@@ -247,18 +247,28 @@ FTS_AUTOMERGE = 8
 """FTS5 merges a level's segments once this many are there (its default is 4): indexing 200 MB
 of traces 2.6-2.8 -> 2.3-2.4 s of inserts, the index no larger and the first page of a search
 as fast (measured)."""
+FTS_HASHSIZE = 64 * 1024 * 1024
+"""Bytes of pending terms FTS5 keeps in memory before writing a segment (its default is 1 MB,
+a few segments per 2,000-trace batch; each batch now writes one): indexing 200 MB of traces
+5-15% faster in three A/B rounds, peak memory +20 MB, whatever the size from 16 MB up. A
+ceiling, not an allocation: a small batch holds what it has."""
+_FTS_SETTINGS = {"automerge": FTS_AUTOMERGE, "hashsize": FTS_HASHSIZE}
 
 
-def _merge_less_often(conn: Connection) -> None:
-    """Set :data:`FTS_AUTOMERGE` on the index (an FTS5 setting stored with it), once."""
+def _tune_index(conn: Connection) -> None:
+    """Set :data:`FTS_AUTOMERGE` and :data:`FTS_HASHSIZE` on the index (FTS5 settings stored
+    with it), once."""
     with conn.begin():
-        current = conn.exec_driver_sql(
-            "SELECT v FROM trace_fts_config WHERE k = 'automerge'"
-        ).scalar()
-        if current != FTS_AUTOMERGE:
+        current: dict[str, object] = dict(
             conn.exec_driver_sql(
-                f"INSERT INTO trace_fts(trace_fts, rank) VALUES ('automerge', {FTS_AUTOMERGE})"
-            )
+                "SELECT k, v FROM trace_fts_config WHERE k IN ('automerge', 'hashsize')"
+            ).all()
+        )
+        for key, value in _FTS_SETTINGS.items():
+            if current.get(key) != value:
+                conn.exec_driver_sql(
+                    f"INSERT INTO trace_fts(trace_fts, rank) VALUES ('{key}', {int(value)})"
+                )
 
 
 def _index_batch(session: Session, batch_size: int) -> int:

@@ -248,15 +248,17 @@ def test_resume_after_interruption(db: Database) -> None:
 
 
 def test_the_index_merges_its_segments_less_often_and_stays_whole(db: Database) -> None:
-    """Indexing sets FTS5's automerge to FTS_AUTOMERGE (kept with the index); with one segment
-    per committed batch the merges happen at that many and every trace stays findable."""
+    """Indexing sets FTS5's automerge to FTS_AUTOMERGE and its pending-terms ceiling to
+    FTS_HASHSIZE (kept with the index); with one segment per committed batch the merges happen
+    at that many and every trace stays findable."""
     with db.session() as s:
         pid = add_project(s, "p")
         ids = [add_trace(s, pid, f"t{i}", f"merged segment{i}") for i in range(40)]
     assert index_pending(db, batch_size=1) == 40
     with db.engine.connect() as conn:
-        setting = conn.exec_driver_sql("SELECT v FROM trace_fts_config WHERE k = 'automerge'")
-        assert setting.scalar() == search_module.FTS_AUTOMERGE
+        settings = dict(conn.exec_driver_sql("SELECT k, v FROM trace_fts_config").all())
+        assert settings["automerge"] == search_module.FTS_AUTOMERGE
+        assert settings["hashsize"] == search_module.FTS_HASHSIZE
         conn.exec_driver_sql("INSERT INTO trace_fts(trace_fts, rank) VALUES ('integrity-check', 0)")
     assert search(db, pid, "merged", limit=100) == ids
     assert search(db, pid, '"merged segment39"') == [ids[39]]
