@@ -316,3 +316,26 @@ def _finished(choices: lt._Choices) -> Future[lt._Choices]:
     future: Future[lt._Choices] = Future()
     future.set_result(choices)
     return future
+
+
+@pytest.mark.parametrize(
+    ("url", "labels", "apart"),
+    [
+        ("sqlite:///{tmp}/file.db", 5_000, True),
+        ("sqlite:///{tmp}/file.db", 10, False),  # too few to be worth a thread
+        ("sqlite://", 5_000, False),  # in memory: another connection sees another database
+        ("sqlite:///:memory:", 5_000, False),
+    ],
+)
+def test_tags_are_read_apart_only_where_another_connection_sees_the_same_labels(
+    tmp_path: Path, url: str, labels: int, apart: bool
+) -> None:
+    from annotator.store.database import make_engine
+
+    engine = make_engine(url.format(tmp=tmp_path))
+    try:
+        with engine.connect() as connection:
+            fp = lt.Fingerprint(labels, 0, labels, "", "")
+            assert lt._reads_apart(connection, fp) is apart
+    finally:
+        engine.dispose()
