@@ -14,7 +14,7 @@ give the same result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -79,10 +79,16 @@ def parse_rows(
     )
 
 
-def _codes(values: Sequence[tuple[str, str]], vocab: list[tuple[str, str]]) -> IntArray:
+def extend_vocab(vocab: list[Any], values: Iterable[Any]) -> dict[Any, int]:
+    """Append the ``values`` not yet in ``vocab`` (sorted, so the order does not depend on
+    the order rows came in) and return every value's code."""
     for value in sorted(set(values) - set(vocab)):
         vocab.append(value)
-    index = {v: i for i, v in enumerate(vocab)}
+    return {v: i for i, v in enumerate(vocab)}
+
+
+def _codes(values: Sequence[tuple[str, str]], vocab: list[tuple[str, str]]) -> IntArray:
+    index = extend_vocab(vocab, values)
     return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
 
 
@@ -162,9 +168,7 @@ def _tag_codes(
         found.extend(names)
         local = _numbers(dictionary.indices)
         encoded.append((parents, local, names))
-    for value in sorted(set(found) - set(vocab)):
-        vocab.append(value)
-    index = {v: i for i, v in enumerate(vocab)}
+    index = extend_vocab(vocab, found)
     rows = [parents for parents, _, _ in encoded]
     codes = [
         np.asarray([index[name] for name in names], dtype=np.int64)[local]

@@ -42,12 +42,17 @@ from sqlalchemy import Connection, Engine, text
 from annotator.domain.label import LabelStatus
 from annotator.gcpause import gc_paused
 from annotator.services import label_snapshot
-from annotator.services.label_choices import parse_columns, parse_document, parse_rows
+from annotator.services.label_choices import (
+    extend_vocab,
+    parse_columns,
+    parse_document,
+    parse_rows,
+)
 from annotator.store.database import Database
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
-_T = TypeVar("_T")
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+_T = TypeVar("_T")
 
 NO_TIME = np.iinfo(np.int64).min
 """Epoch-seconds placeholder for a missing timestamp."""
@@ -62,6 +67,10 @@ SAVE_AFTER = 2_000
 rewrites it (a file a few labels behind costs a few milliseconds to catch up)."""
 _FETCH = 20_000
 """Rows per fetch of a full read."""
+COLUMNWISE_MIN = 2_000
+"""A full read's chunk with fewer submitted labels than this is parsed row by row (the
+column-wise reader's fixed cost per call is about a millisecond); a database with fewer
+labels reads their JSON with the rows."""
 READ_MMAP_BYTES = 1 << 34
 """SQLite memory-maps the database file while the label rows are read: the changed rows of a
 refresh are random lookups through two indexes, and pages read through the mapping instead of
@@ -230,7 +239,6 @@ def _parse(
         [],
         [],
     )
-    done = LabelStatus.DONE.value
     offset = 0
     choices: list[Future[tuple[IntArray, IntArray, IntArray]]] = []
     # One worker parses the JSON of each chunk (mostly in pyarrow, without the GIL) while the
@@ -251,8 +259,7 @@ def _parse(
             ):
                 out.columns.setdefault(name, []).append(values)
             if apart is None:
-                done_code = out.statuses.index(done) if done in out.statuses else -2
-                done_rows = np.flatnonzero(out.columns["status"][-1] == done_code)
+                done_rows = np.flatnonzero(out.columns["status"][-1] == _done_code(out))
                 jsons = columns[8]
                 chosen = [jsons[k] for k in done_rows.tolist()]
                 if columnwise and len(chosen) >= COLUMNWISE_MIN:
@@ -271,6 +278,12 @@ def _parse(
     if apart is not None:
         _attach(out, apart.result())
     return out
+
+
+def _done_code(parsed: _Parsed) -> int:
+    """The code of a submitted label in ``parsed`` (-2, matching no row, if none is)."""
+    done = LabelStatus.DONE.value
+    return parsed.statuses.index(done) if done in parsed.statuses else -2
 
 
 @dataclass(frozen=True)
@@ -293,11 +306,9 @@ def _attach(out: _Parsed, found: _Choices) -> None:
     changed after the fingerprint, so the next refresh reads it again anyway."""
     ids = out.column("ids")
     status = out.column("status")
-    done = LabelStatus.DONE.value
-    done_code = out.statuses.index(done) if done in out.statuses else -2
     pos = np.searchsorted(ids, found.ids)
     at = np.minimum(pos, max(ids.size - 1, 0))
-    matched = (pos < ids.size) & (ids[at] == found.ids) & (status[at] == done_code)
+    matched = (pos < ids.size) & (ids[at] == found.ids) & (status[at] == _done_code(out))
     row_of = np.where(matched, at, -1)
     tag_row = row_of[found.tag_at]
     span_row = row_of[found.spans[:, 0]]
@@ -314,7 +325,8 @@ CHOICES_CHUNK = 20_000
 the document and pyarrow's columns)."""
 _CHOICES_SQL = (
     "SELECT group_concat(id), "
-    "CAST(group_concat(coalesce(nullif(label_json, ''), '{}'), char(10)) AS BLOB), max(id) FROM (SELECT id, label_json FROM labels WHERE project_id = ? AND status = ? "
+    "CAST(group_concat(coalesce(nullif(label_json, ''), '{}'), char(10)) AS BLOB), max(id) "
+    "FROM (SELECT id, label_json FROM labels WHERE project_id = ? AND status = ? "
     "AND id > ? ORDER BY id LIMIT ?)"
 )
 _CHOICE_ROWS_SQL = (
@@ -326,10 +338,10 @@ _CHOICE_ROWS_SQL = (
 def _choices_by_sql(engine: Engine, project_id: int) -> _Choices:
     """The tags and spans of the project's submitted labels on a connection of its own:
     SQLite joins each chunk's JSON into one newline-delimited document, handed over as bytes
-    (and its ids into one string), and pyarrow parses it, both without the GIL and without a Python object per
-    label. Beside the main read of the rows without their JSON, a first read of 1M labels
-    takes about half as long. A chunk that is not in the services' shape is read again row by
-    row for the loop."""
+    (and its ids into one string), and pyarrow parses it, both without the GIL and without a
+    Python object per label. Beside the main read of the rows without their JSON, a first
+    read of 1M labels takes about half as long. A chunk that is not in the services' shape is
+    read again row by row for the loop."""
     vocab: list[tuple[str, str]] = []
     id_parts: list[IntArray] = []
     tag_at: list[IntArray] = []
@@ -383,11 +395,6 @@ def _reads_apart(connection: Connection, fp: Fingerprint) -> bool:
     return connection.dialect.name == "sqlite" and not in_memory and fp.labels >= COLUMNWISE_MIN
 
 
-COLUMNWISE_MIN = 2_000
-"""A full read's chunk with fewer submitted labels than this is parsed row by row (the
-column-wise reader's fixed cost per call is about a millisecond)."""
-
-
 def _done(
     value: tuple[IntArray, IntArray, IntArray],
 ) -> Future[tuple[IntArray, IntArray, IntArray]]:
@@ -407,9 +414,7 @@ def _choices(
 
 def _codes(values: Sequence[Any], vocab: list[Any]) -> IntArray:
     """Codes of ``values`` in ``vocab`` (extended in place); None is :data:`NONE_CODE`."""
-    for value in sorted(set(values) - set(vocab) - {None}):
-        vocab.append(value)
-    index: dict[Any, int] = {v: i for i, v in enumerate(vocab)}
+    index: dict[Any, int] = extend_vocab(vocab, set(values) - {None})
     index[None] = NONE_CODE
     return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
 
