@@ -351,8 +351,14 @@ def agreement_data_from_table(
     item = item_of_trace[traces]
     rater = column.astype(np.int8 if len(by_name) < 128 else np.int64)[aids]
     n_items, n_raters = trace_ids.size, len(labeler_names)
+    # Each label's cell of the (item, labeler) matrices as one flat index, computed once for
+    # the verdicts, tags and days: a flat store is 3-4x faster than one by two index arrays.
+    cell: IntArray = item.astype(np.int64)
+    cell *= n_raters
+    np.add(cell, rater, out=cell)
     codes = np.full((n_items, n_raters), MISSING, dtype=np.int64)
-    codes[item, rater] = verdict_code[verdict_rows] if rows.size else MISSING
+    if rows.size:
+        codes.reshape(-1)[cell] = verdict_code[verdict_rows]
 
     if everything:
         position = None
@@ -374,8 +380,9 @@ def agreement_data_from_table(
         ok = (hit_pos >= 0) & (hit_tag >= 0)
         hit = hit_pos[ok]
         # One flat index instead of three (a third of the time for 800k tags).
-        cell = item[hit].astype(np.int64) * n_raters + rater[hit].astype(np.int64)
-        flat = cell * len(tags) + hit_tag[ok]
+        flat = cell[hit]
+        flat *= len(tags)
+        flat += hit_tag[ok]
         chosen.reshape(-1)[flat] = True
 
     span_pos = at(table.span_row)
@@ -391,7 +398,7 @@ def agreement_data_from_table(
 
     # Latest submit per item in seconds first, then one division per item (not per label).
     day_matrix = np.full((n_items, max(n_raters, 1)), NO_TIME, dtype=np.int64)
-    day_matrix[item, rater] = take(table.submitted)
+    day_matrix.reshape(-1)[cell] = take(table.submitted)
     latest_at = day_matrix[:, 0].copy()
     for j in range(1, day_matrix.shape[1]):  # column by column: max along 3 wide is slow
         np.maximum(latest_at, day_matrix[:, j], out=latest_at)

@@ -464,9 +464,11 @@ def _report(
     column = np.zeros(int(person_ids.max(initial=0)) + 1, dtype=np.int64)
     column[person_ids] = np.arange(person_ids.size, dtype=np.int64)
     n_traces = int(max(done_traces.max(initial=0), assignments.trace.max(initial=0))) + 1
-    submitted = np.zeros((n_traces, max(person_ids.size, 1)), dtype=bool)
-    submitted[done_traces, column[done_aids]] = True
-    in_done = submitted[assignments.trace, column[assignments.annotator]]
+    n_columns = max(person_ids.size, 1)
+    submitted = np.zeros((n_traces, n_columns), dtype=bool)
+    # Flat cell indexes: a store or lookup by one index is several times faster than by two.
+    submitted.reshape(-1)[done_traces * n_columns + column[done_aids]] = True
+    in_done = submitted.reshape(-1)[assignments.trace * n_columns + column[assignments.annotator]]
     n_assigned = np.bincount(column[assignments.annotator], minlength=person_ids.size)
     n_done = np.bincount(column[done_aids], minlength=person_ids.size)
     n_done_assigned = np.bincount(column[assignments.annotator[in_done]], minlength=person_ids.size)
@@ -482,13 +484,14 @@ def _report(
     per_bucket: dict[datetime, Counter[str]] = defaultdict(Counter)
     when = take(table.when)
     timed = when != NO_TIME
+    all_timed = bool(timed.all())
     step_seconds = 3600 if bucket == "hour" else 86400
-    slot = when[timed] // step_seconds
+    slot = (when if all_timed else when[timed]) // step_seconds
     if slot.size:
         first = int(slot.min())
         n_slots = int(slot.max()) - first + 1
         per_slot = np.bincount(
-            (slot - first) * person_ids.size + column[done_aids[timed]],
+            (slot - first) * person_ids.size + column[done_aids if all_timed else done_aids[timed]],
             minlength=n_slots * person_ids.size,
         ).reshape(n_slots, person_ids.size)
         for offset, j in zip(*np.nonzero(per_slot), strict=True):
@@ -530,7 +533,11 @@ def _report(
 
     assigned_per_trace = np.bincount(assignments.trace, minlength=n_traces)
     unfinished = np.bincount(assignments.trace[~in_done], minlength=n_traces)
-    labeled_items = int(np.count_nonzero(submitted.any(axis=1)))
+    # Column by column: ``any`` along a handful of columns is several times slower.
+    labeled = submitted[:, 0].copy()
+    for j in range(1, submitted.shape[1]):
+        labeled |= submitted[:, j]
+    labeled_items = int(np.count_nonzero(labeled))
     points = []
     running = 0
     starts = sorted(per_bucket)

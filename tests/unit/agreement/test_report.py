@@ -10,13 +10,22 @@ from pathlib import Path
 import krippendorff
 import numpy as np
 import pytest
+from sqlalchemy import select
 
-from annotator.domain.agreement import fleiss_kappa_table
+from annotator.domain.agreement import SpanTable, fleiss_kappa_table
 from annotator.domain.label import Label
-from annotator.services.agreement import agreement_report, gold_accuracy, load_agreement_data
+from annotator.resources import default_schema
+from annotator.services.agreement import (
+    AgreementData,
+    agreement_report,
+    build_agreement_data,
+    gold_accuracy,
+    load_agreement_data,
+)
 from annotator.services.assignment import mark_gold
 from annotator.services.review import RoleError
 from annotator.store.database import Database
+from annotator.store.models import Annotator, LabelRow
 from tests.unit.agreement.lead_world import LEAD, T0, make_project, open_db, put_label
 
 LEG, SUS, OTH, CANT = (
@@ -162,3 +171,72 @@ def test_loaded_matrices(db: Database) -> None:
     assert data.trace_ids.tolist() == ids
     expected = np.array(K2011).T - 1  # 0 (missing) -> -1, 1..5 -> 0..4
     assert data.codes.tolist() == expected.tolist()
+
+
+def _same_data(got: AgreementData, want: AgreementData) -> None:
+    assert got.labelers == want.labelers and got.categories == want.categories
+    assert got.tags == want.tags and got.tag_kinds == want.tag_kinds
+    assert got.trace_ids.tolist() == want.trace_ids.tolist()
+    assert got.codes.tolist() == want.codes.tolist()
+    assert np.array_equal(got.chosen, want.chosen)
+    assert got.days == want.days
+    assert list(got.day_ordinals) == list(want.day_ordinals)
+
+    def spans(table: SpanTable) -> list[tuple[int, ...]]:
+        columns = (table.item, table.rater, table.group, table.start, table.end)
+        return sorted(zip(*(c.tolist() for c in columns), strict=True))
+
+    assert spans(got.spans) == spans(want.spans)
+
+
+def test_matrices_from_the_label_table_match_the_row_by_row_reference(db: Database) -> None:
+    """The numpy path (flat cell indexes into the item x labeler matrices) against
+    :func:`build_agreement_data` on the same submitted labels: drafts, skips and labels without
+    a verdict left out, several days, tags of both kinds, spans, gaps in the matrix."""
+    labelers = ("ann", "bob", "cy", "dee")
+    ids = make_project(db, n=80, labelers=labelers)
+    schema = default_schema()
+    verdicts = [*schema.verdict_values, "unlisted_verdict"]
+    tags = [t.name for t in (*schema.evidence_tags, *schema.counter_tags)]
+    rng = np.random.default_rng(3)
+    for trace_id in ids:
+        for who in labelers:
+            if rng.random() < 0.3:
+                continue  # not labeled by this one
+            status = str(rng.choice(["done"] * 6 + ["draft", "skipped"]))
+            verdict = None if rng.random() < 0.05 else str(rng.choice(verdicts))
+            picked = rng.choice(tags, size=int(rng.integers(0, 4)), replace=False)
+            start = int(rng.integers(0, 50))
+            spans = [(start, start + int(rng.integers(1, 30)))] if rng.random() < 0.4 else []
+            at = T0 + timedelta(days=int(rng.integers(0, 5)), minutes=int(rng.integers(0, 900)))
+            put_label(
+                db,
+                "P",
+                trace_id,
+                who,
+                verdict,
+                tags=list(picked),
+                spans=spans,
+                status=status,
+                at=at,
+            )
+    with db.session() as session:
+        rows = session.execute(
+            select(
+                LabelRow.trace_id,
+                Annotator.name,
+                LabelRow.verdict,
+                LabelRow.label_json,
+                LabelRow.submitted_at,
+            )
+            .join(Annotator, Annotator.id == LabelRow.annotator_id)
+            .where(LabelRow.status == "done", LabelRow.verdict.is_not(None))
+        ).all()
+    assert len({r[0] for r in rows}) > 60 and len(rows) > 150
+    _same_data(load_agreement_data(db, "P", lead=LEAD), build_agreement_data(rows, schema))
+    some = ["bob", "dee"]
+    subset = [r for r in rows if r[1] in some]
+    _same_data(
+        load_agreement_data(db, "P", lead=LEAD, labelers=some),
+        build_agreement_data(subset, schema),
+    )
