@@ -240,3 +240,15 @@ def test_matrices_from_the_label_table_match_the_row_by_row_reference(db: Databa
         load_agreement_data(db, "P", lead=LEAD, labelers=some),
         build_agreement_data(subset, schema),
     )
+
+
+def test_gold_accuracy_over_more_gold_items_than_one_query_chunk(db: Database) -> None:
+    """Gold ids come from the index, their answers and labels in chunks of 500."""
+    ids = make_project(db, n=3, gold=620)
+    gold_ids = ids[3:]
+    for trace_id in gold_ids:
+        put_label(db, "P", trace_id, "ann", SUS if trace_id == gold_ids[555] else LEG)
+    put_label(db, "P", ids[0], "ann", SUS)  # not a gold item: not counted
+    (ann,) = gold_accuracy(db, "P", lead=LEAD)
+    assert (ann.name, ann.n_gold, ann.correct) == ("ann", 620, 619)
+    assert [(m.uid, m.expected, m.given) for m in ann.missed] == [("t558", LEG, SUS)]
