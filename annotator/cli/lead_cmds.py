@@ -527,7 +527,9 @@ def agreement_cmd(
         f"Fleiss' kappa (k={v.fleiss_k or '-'})", _estimate(v.fleiss), f"{v.fleiss.n:,}"
     )
     summary.add_row("Krippendorff's alpha", _estimate(v.alpha), f"{v.alpha.n:,}")
-    summary.add_row("Span F1", _estimate(report.spans.f1), f"{report.spans.n:,} pairs")
+    spans = report.spans
+    if spans is not None:
+        summary.add_row("Span F1", _estimate(spans.f1), f"{spans.n:,} pairs")
     console.print(summary)
     if report.pairs:
         pairs = Table("Pair", "Items", "Percent", "Cohen's kappa", "Span F1")
@@ -537,7 +539,7 @@ def agreement_cmd(
                 f"{p.n_items:,}",
                 _estimate(p.percent),
                 _estimate(p.cohen),
-                _estimate(p.spans.f1),
+                "-" if p.spans is None else _estimate(p.spans.f1),
             )
         console.print(pairs)
     tags = Table("Tag", "Chosen", "Alpha")

@@ -115,7 +115,8 @@ class PairAgreement:
     """Items both labeled."""
     percent: Estimate
     cohen: Estimate
-    spans: SpanAgreement
+    spans: SpanAgreement | None
+    """None in a report computed without ``detail``."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -124,7 +125,7 @@ class PairAgreement:
             "n_items": self.n_items,
             "percent": self.percent.as_dict(),
             "cohen": self.cohen.as_dict(),
-            "spans": self.spans.as_dict(),
+            "spans": None if self.spans is None else self.spans.as_dict(),
         }
 
 
@@ -233,7 +234,9 @@ class AgreementReport:
     pairs: tuple[PairAgreement, ...]
     per_labeler: tuple[LabelerAgreement, ...]
     tags: tuple[TagAgreement, ...]
-    spans: SpanAgreement
+    """Empty in a report computed without ``detail``."""
+    spans: SpanAgreement | None
+    """None in a report computed without ``detail``."""
     over_time: tuple[AgreementPoint, ...]
     gold: tuple[GoldAccuracy, ...]
 
@@ -247,7 +250,7 @@ class AgreementReport:
             "pairs": [p.as_dict() for p in self.pairs],
             "per_labeler": [p.as_dict() for p in self.per_labeler],
             "tags": [t.as_dict() for t in self.tags],
-            "spans": self.spans.as_dict(),
+            "spans": None if self.spans is None else self.spans.as_dict(),
             "over_time": [p.as_dict() for p in self.over_time],
             "gold": [g.as_dict() for g in self.gold],
         }
@@ -261,9 +264,15 @@ def _day(value: datetime | None) -> date | None:
 
 
 def load_agreement_data(
-    db: Database, project: str, *, lead: str, labelers: Sequence[str] | None = None
+    db: Database,
+    project: str,
+    *,
+    lead: str,
+    labelers: Sequence[str] | None = None,
+    detail: bool = True,
 ) -> AgreementData:
-    """Lead-only. The submitted (``done``) labels of the project, optionally of some labelers.
+    """Lead-only. The submitted (``done``) labels of the project, optionally of some labelers;
+    without ``detail``, only their verdicts and days (no tags, no spans).
 
     The rows come from the shared :func:`label_table` (read and parsed once per change, see
     that module); the matrices built from them are kept until the labels, the people or the
@@ -275,13 +284,13 @@ def load_agreement_data(
         names = dict(session.execute(select(Annotator.id, Annotator.name)).all())
         table = label_table(db, session.connection(), project_row.id)
     wanted = None if labelers is None else frozenset(n.strip() for n in labelers)
-    key = (table.fingerprint, tuple(sorted(names.items())), wanted, schema_json)
+    key = (table.fingerprint, tuple(sorted(names.items())), wanted, schema_json, detail)
     with _DATA_LOCK:
         cached = _DATA.get(db.engine, {}).get(project_row.id)
         if cached is not None and cached[0] == key:
             return cached[1]
     schema = LabelSchema.model_validate_json(schema_json)
-    data = agreement_data_from_table(table, names, schema, wanted)
+    data = agreement_data_from_table(table, names, schema, wanted, detail=detail)
     with _DATA_LOCK:
         per_project = _DATA.setdefault(db.engine, {})
         per_project[project_row.id] = (key, data)
@@ -303,10 +312,13 @@ def agreement_data_from_table(
     names: dict[int, str],
     schema: LabelSchema,
     labelers: frozenset[str] | None = None,
+    *,
+    detail: bool = True,
 ) -> AgreementData:
     """Matrices from a :class:`LabelTable` (submitted labels with a verdict, of ``labelers``
     when given), the same as :func:`build_agreement_data` on the equivalent rows, with numpy
-    instead of a loop over rows."""
+    instead of a loop over rows. Without ``detail``, no tags and no spans (what the verdict
+    sections need: a third less work)."""
     sel = (table.status == table.status_code(LabelStatus.DONE)) & (table.verdict != NONE_CODE)
     aid_known = np.zeros(int(table.annotator.max(initial=0)) + 1, dtype=bool)
     for aid, name in names.items():
@@ -335,8 +347,8 @@ def agreement_data_from_table(
         categories.append(verdict)
     code_of = {v: i for i, v in enumerate(categories)}
     verdict_code = np.asarray([code_of.get(v, MISSING) for v in table.verdicts], dtype=np.int64)
-    evidence = [t.name for t in schema.evidence_tags]
-    counter = [t.name for t in schema.counter_tags]
+    evidence = [t.name for t in schema.evidence_tags] if detail else []
+    counter = [t.name for t in schema.counter_tags] if detail else []
     tags = evidence + counter
     kinds = ["tag"] * len(evidence) + ["counter_tag"] * len(counter)
     tag_index = {t: i for i, t in enumerate(tags)}
@@ -374,7 +386,7 @@ def agreement_data_from_table(
     vocab_tag = np.asarray(
         [tag_index.get(tag, -1) for _key, tag in table.tag_vocab], dtype=np.int64
     ).reshape(-1)
-    if table.tag_row.size:
+    if table.tag_row.size and tags:
         hit_pos = at(table.tag_row)
         hit_tag = vocab_tag[table.tag_code]
         ok = (hit_pos >= 0) & (hit_tag >= 0)
@@ -385,16 +397,18 @@ def agreement_data_from_table(
         flat += hit_tag[ok]
         chosen.reshape(-1)[flat] = True
 
-    span_pos = at(table.span_row)
-    keep = (span_pos >= 0) & (table.span_end > table.span_start)
-    span_at = span_pos[keep]
-    spans = SpanTable(
-        item[span_at].astype(np.int64),
-        rater[span_at].astype(np.int64),
-        np.ascontiguousarray(table.span_turn[keep] * GROUP_STRIDE + table.span_block[keep]),
-        np.ascontiguousarray(table.span_start[keep]),
-        np.ascontiguousarray(table.span_end[keep]),
-    )
+    spans = SpanTable.from_rows([])
+    if detail:
+        span_pos = at(table.span_row)
+        keep = (span_pos >= 0) & (table.span_end > table.span_start)
+        span_at = span_pos[keep]
+        spans = SpanTable(
+            item[span_at].astype(np.int64),
+            rater[span_at].astype(np.int64),
+            np.ascontiguousarray(table.span_turn[keep] * GROUP_STRIDE + table.span_block[keep]),
+            np.ascontiguousarray(table.span_start[keep]),
+            np.ascontiguousarray(table.span_end[keep]),
+        )
 
     # Latest submit per item in seconds first, then one division per item (not per label).
     day_matrix = np.full((n_items, max(n_raters, 1)), NO_TIME, dtype=np.int64)
@@ -515,9 +529,12 @@ def compute_agreement(
     confidence: float = DEFAULT_CONFIDENCE,
     gold: Sequence[GoldAccuracy] = (),
     span_bootstrap: int | None = None,
+    detail: bool = True,
 ) -> AgreementReport:
     """Every metric of the report from the matrices (no database). Span intervals use
-    ``span_bootstrap`` replicates (default: ``bootstrap``, at most :data:`SPAN_BOOTSTRAP`)."""
+    ``span_bootstrap`` replicates (default: ``bootstrap``, at most :data:`SPAN_BOOTSTRAP`).
+    Without ``detail``, the verdict sections only: no tag or span agreement (``tags`` empty,
+    ``spans`` None), the two costliest parts after the verdicts."""
     if span_bootstrap is None:
         span_bootstrap = min(bootstrap, SPAN_BOOTSTRAP)
     n_categories = max(len(data.categories), 1)
@@ -545,9 +562,13 @@ def compute_agreement(
         for b in range(a + 1, len(names))
         if np.any(present[:, a] & present[:, b])
     ]
-    overall_spans, pair_spans = _span_agreements(
-        data.spans, present, index_pairs, span_bootstrap, seed, confidence
-    )
+    overall_spans: SpanAgreement | None = None
+    pair_spans: list[SpanAgreement | None] = [None] * len(index_pairs)
+    if detail:
+        overall_spans, found = _span_agreements(
+            data.spans, present, index_pairs, span_bootstrap, seed, confidence
+        )
+        pair_spans = list(found)
     pairs = []
     for (a, b), spans in zip(index_pairs, pair_spans, strict=True):
         pairs.append(
@@ -581,9 +602,10 @@ def compute_agreement(
             )
         )
     n_labels = int(present.sum())
-    tag_patterns = _tag_patterns(present, data.chosen)
+    tag_patterns = _tag_patterns(present, data.chosen) if detail else []
     tag_results = []
-    for t, (tag, kind) in enumerate(zip(data.tags, data.tag_kinds, strict=True)):
+    measured = zip(data.tags, data.tag_kinds, strict=True) if detail else iter(())
+    for t, (tag, kind) in enumerate(measured):
         # Labels that chose the tag: code 1 in the binary patterns, times their items.
         chosen_n = int(((tag_patterns[t].codes == 1).sum(axis=1) * tag_patterns[t].weights).sum())
         tag_results.append(
@@ -830,23 +852,31 @@ def agreement_report(
     bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
     confidence: float = DEFAULT_CONFIDENCE,
+    detail: bool = True,
 ) -> AgreementReport:
     """Lead-only. Agreement on the verdict (percent, Fleiss, Krippendorff's alpha), per pair
     (percent, Cohen's kappa, spans), per labeler, per tag (alpha), on evidence spans, per day,
-    and gold accuracy; intervals from ``bootstrap`` seeded item resamples (0: none)."""
+    and gold accuracy; intervals from ``bootstrap`` seeded item resamples (0: none). Without
+    ``detail``, no tag or span agreement (the dashboard draws neither)."""
     # Gold first: its queries run without the GIL while a parallel job (the dashboard's
     # progress) may hold the label table's lock, reading or merging the labels.
     gold = tuple(gold_accuracy(db, project, lead=lead, labelers=labelers))
-    data = load_agreement_data(db, project, lead=lead, labelers=labelers)
+    data = load_agreement_data(db, project, lead=lead, labelers=labelers, detail=detail)
     # The matrices are cached (same object while the labels are unchanged), so an unchanged
     # project with the same options gets the same report without recomputing the metrics.
-    key = (project, labelers and tuple(labelers), bootstrap, seed, confidence, gold)
+    key = (project, labelers and tuple(labelers), bootstrap, seed, confidence, gold, detail)
     with _DATA_LOCK:
         cached = _REPORTS.get(db.engine)
         if cached is not None and cached[0] is data and cached[1] == key:
             return cached[2]
     report = compute_agreement(
-        data, project=project, bootstrap=bootstrap, seed=seed, confidence=confidence, gold=gold
+        data,
+        project=project,
+        bootstrap=bootstrap,
+        seed=seed,
+        confidence=confidence,
+        gold=gold,
+        detail=detail,
     )
     with _DATA_LOCK:
         # The matrices are the key by identity (held here, so the identity cannot be reused);

@@ -4,6 +4,7 @@ section filled, gold accuracy with the missed items, lead-only."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -129,6 +130,31 @@ def test_tag_and_span_agreement(db: Database) -> None:
     assert spans.jaccard.value == pytest.approx(5 / 19)
     assert report.pairs[0].spans.f1.value == spans.f1.value
     assert report.verdict.percent.value == 1.0 and report.verdict.alpha.value == 1.0
+
+
+def test_without_detail_the_verdict_sections_are_the_same_and_tags_and_spans_absent(
+    db: Database,
+) -> None:
+    """What the dashboard asks for: no tag or span agreement, everything else as in the full
+    report (and the two are cached apart)."""
+    ids = fill_k2011(db)
+    put_label(db, "P", ids[0], "a", LEG, tags=["REASONING_ELICIT"], spans=[(0, 10)])
+    put_label(db, "P", ids[0], "b", LEG, tags=["REASONING_ELICIT"], spans=[(5, 15)])
+    full = agreement_report(db, "P", lead=LEAD, bootstrap=50)
+    short = agreement_report(db, "P", lead=LEAD, bootstrap=50, detail=False)
+    assert full.tags and full.spans is not None and full.spans.n == 3  # a-b, a-d, b-d
+    assert short.tags == () and short.spans is None
+    assert all(p.spans is None for p in short.pairs)
+    assert [replace(p, spans=None) for p in full.pairs] == list(short.pairs)
+    for section in ("verdict", "per_labeler", "over_time", "gold", "labelers"):
+        assert getattr(short, section) == getattr(full, section), section
+    as_dict = short.as_dict()
+    assert as_dict["spans"] is None and as_dict["tags"] == []
+    assert as_dict["pairs"][0]["spans"] is None
+    assert agreement_report(db, "P", lead=LEAD, bootstrap=50).tags == full.tags
+    data = load_agreement_data(db, "P", lead=LEAD, detail=False)
+    assert data.tags == () and data.chosen.shape == (*data.codes.shape, 0)
+    assert len(data.spans) == 0
 
 
 def test_gold_accuracy_lists_missed_items(db: Database) -> None:
