@@ -74,6 +74,8 @@ def test_refresh_fills_every_chart(qtbot: QtBot, team: Team, bg: Background) -> 
     assert names == {*LABELERS, LEAD}
     assert "5 gold" in window.summary.text()
     assert window.status.text().startswith("updated")
+    # The verdict sections only: tag and span agreement are the Agreement window's.
+    assert window.data.agreement.tags == () and window.data.agreement.spans is None
 
 
 def test_progress_over_time_counts_from_zero_and_one_day_spans_days(

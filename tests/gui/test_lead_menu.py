@@ -13,6 +13,7 @@ from typing import Any
 import shiboken6
 from PySide6.QtGui import QKeySequence
 
+from annotator.gui.lead.agreement_window import AgreementWindow
 from annotator.gui.lead.dashboard import DashboardWindow
 from annotator.gui.lead.review import ReviewWindow
 from annotator.services.projects import add_member
@@ -56,6 +57,10 @@ def test_lead_opens_dashboard_and_review(
     qtbot.waitUntil(lambda: dashboard.data is not None, timeout=15_000)  # type: ignore[attr-defined]
     assert dashboard.data is not None and dashboard.data.progress.traces == 30
     assert menu.open("dashboard") is dashboard  # raised, not opened twice
+    agreement = menu.open("agreement")
+    assert isinstance(agreement, AgreementWindow)
+    qtbot.waitUntil(lambda: agreement.report is not None, timeout=15_000)  # type: ignore[attr-defined]
+    assert agreement.report is not None and agreement.report.bootstrap == 1000
     review = menu.open("review")
     assert isinstance(review, ReviewWindow)
     qtbot.waitUntil(lambda: review.is_settled() and review.schema is not None, timeout=15_000)  # type: ignore[attr-defined]

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.gui.background import Background
+from annotator.gui.lead.tables import fill, fixed_table, fmt
 from annotator.services.agreement import AgreementReport, agreement_report
 from annotator.services.detection.lead_report import lead_detector_report
 from annotator.services.detection.report import POSITIVE, Counts, DetectorReport
@@ -302,33 +303,6 @@ def _bars(
         chart.plot.setXRange(-0.6, len(names) - 0.4, padding=0)
 
 
-def _fmt(value: float | None, spec: str = ".2f") -> str:
-    return "–" if value is None else format(value, spec)
-
-
-def _fixed_table(columns: Sequence[str]) -> QTableWidget:
-    """A read-only table of plain-text items that shows all its rows (the window scrolls)."""
-    table = QTableWidget(0, len(columns))
-    table.setHorizontalHeaderLabels(list(columns))
-    table.verticalHeader().setVisible(False)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-    return table
-
-
-def _fill(table: QTableWidget, rows: Sequence[Sequence[str]]) -> None:
-    """Plain-text cells (never HTML); numbers right-aligned; height fitted to the rows."""
-    table.setRowCount(len(rows))
-    for r, cells in enumerate(rows):
-        for col, text in enumerate(cells):
-            item = QTableWidgetItem(text)
-            if col >= 1:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            table.setItem(r, col, item)
-    height = sum(table.rowHeight(r) for r in range(table.rowCount()))
-    table.setFixedHeight(height + table.horizontalHeader().height() + 4)
-
-
 def measured_tags(report: DetectorReport) -> dict[str, Counts]:
     """Tags with something to measure (suggested or chosen at least once on a resolved item);
     a tag neither side ever used has only true negatives."""
@@ -338,8 +312,8 @@ def measured_tags(report: DetectorReport) -> dict[str, Counts]:
 def _counts_row(name: str, c: Counts) -> list[str]:
     return [
         name,
-        _fmt(c.precision, ".0%"),
-        _fmt(c.recall, ".0%"),
+        fmt(c.precision, ".0%"),
+        fmt(c.recall, ".0%"),
         str(c.tp + c.fn),
         *map(str, (c.tp, c.fp, c.fn, c.tn)),
     ]
@@ -374,7 +348,7 @@ def anchoring_rows(report: DetectorReport) -> list[list[str]]:
             [
                 titles.get(key, key),
                 str(values.get("labels", 0)),
-                _fmt(share if isinstance(share, float) else None, ".0%"),
+                fmt(share if isinstance(share, float) else None, ".0%"),
             ]
         )
     return rows
@@ -403,7 +377,7 @@ class DetectorSection(QFrame):
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
         top = QHBoxLayout()
-        self.tags = _fixed_table(["Tag", "Precision", "Recall", "Support", "TP", "FP", "FN", "TN"])
+        self.tags = fixed_table(["Tag", "Precision", "Recall", "Support", "TP", "FP", "FN", "TN"])
         self.tags.horizontalHeader().setSectionResizeMode(
             0, QHeaderView.ResizeMode.ResizeToContents
         )
@@ -414,13 +388,13 @@ class DetectorSection(QFrame):
         bottom = QHBoxLayout()
         box = QVBoxLayout()
         box.addWidget(QLabel("Suggested verdict (rows) against resolved verdict (columns)"))
-        self.confusion = _fixed_table(["Suggested"])
+        self.confusion = fixed_table(["Suggested"])
         box.addWidget(self.confusion)
         box.addStretch(1)
         bottom.addLayout(box, 3)
         box = QVBoxLayout()
         box.addWidget(QLabel("Labels made with and without suggestions"))
-        self.anchoring = _fixed_table(["Labels", "Count", "Match suggestion"])
+        self.anchoring = fixed_table(["Labels", "Count", "Match suggestion"])
         box.addWidget(self.anchoring)
         box.addStretch(1)
         bottom.addLayout(box, 2)
@@ -434,22 +408,22 @@ class DetectorSection(QFrame):
                 "measure them against resolved labels."
             )
             for table in (self.tags, self.confusion, self.anchoring):
-                _fill(table, [])
+                fill(table, [])
             chart.set_empty("no suggestions yet")
             return
         o = report.overall
         self.summary.setText(
             f"{report.detector}: {report.items} resolved items with a suggestion "
             f"({report.adjudicated} adjudicated, {report.unanimous} unanimous) · "
-            f"{POSITIVE}: precision {_fmt(o.precision, '.0%')}, "
-            f"recall {_fmt(o.recall, '.0%')}"
+            f"{POSITIVE}: precision {fmt(o.precision, '.0%')}, "
+            f"recall {fmt(o.recall, '.0%')}"
         )
-        _fill(self.tags, detector_rows(report) if report.items else [])
+        fill(self.tags, detector_rows(report) if report.items else [])
         resolved, rows = confusion_rows(report)
         self.confusion.setColumnCount(1 + len(resolved))
         self.confusion.setHorizontalHeaderLabels(["Suggested", *resolved])
-        _fill(self.confusion, rows)
-        _fill(self.anchoring, anchoring_rows(report))
+        fill(self.confusion, rows)
+        fill(self.anchoring, anchoring_rows(report))
         measured = measured_tags(report)
         if not report.items or not measured:
             chart.set_empty("no resolved items with a suggestion yet")
@@ -690,7 +664,7 @@ class DashboardWindow(QWidget):
             f"{report.project}: {report.traces:,} traces · {report.assigned_items:,} assigned · "
             f"{report.labeled_items:,} labeled · {report.complete_items:,} complete · "
             f"{report.adjudicated_items:,} adjudicated · {report.gold_items:,} gold · "
-            f"verdict α {_fmt(alpha)} on {agreement.verdict.n_pairable:,} shared items"
+            f"verdict α {fmt(alpha)} on {agreement.verdict.n_pairable:,} shared items"
         )
         self._fill_table(data)
         for chart in self.charts.values():
@@ -720,8 +694,8 @@ class DashboardWindow(QWidget):
                 f"{p.assigned:,}",
                 f"{p.done:,}",
                 f"{p.remaining:,}",
-                _fmt(p.items_per_hour, ".1f"),
-                _fmt(p.median_seconds, ".0f"),
+                fmt(p.items_per_hour, ".1f"),
+                fmt(p.median_seconds, ".0f"),
                 "–" if a is None or a.percent is None else f"{a.percent:.0%}",
                 "–" if g is None or g.accuracy is None else f"{g.correct}/{g.n_gold}",
             ]

@@ -1,7 +1,7 @@
-"""The main window's Lead menu: Dashboard, Review, Assign work, Team. Shown only while the
-current annotator is a lead of the open project (checked off the GUI thread each time a project
-opens). The screens are imported when first used, never at start-up (pyqtgraph is slow to
-import)."""
+"""The main window's Lead menu: Dashboard, Agreement, Review, Assign work, Team. Shown only
+while the current annotator is a lead of the open project (checked off the GUI thread each time
+a project opens). The screens are imported when first used, never at start-up (pyqtgraph is
+slow to import)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class LeadMenu(QMenu):
         self.is_lead = False
         for kind, title in (
             ("dashboard", "&Dashboard"),
+            ("agreement", "A&greement…"),
             ("review", "&Review and adjudicate…"),
             ("assign", "&Assign work…"),
             ("members", "&Team…"),
@@ -83,6 +84,10 @@ class LeadMenu(QMenu):
             from annotator.gui.lead.dashboard import DashboardWindow
 
             widget = DashboardWindow(bg, db, project, lead=name, parent=parent)
+        elif kind == "agreement":
+            from annotator.gui.lead.agreement_window import AgreementWindow
+
+            widget = AgreementWindow(bg, db, project, lead=name, parent=parent)
         elif kind == "review":
             from annotator.gui.lead.review import ReviewWindow
 
