@@ -17,10 +17,11 @@ from annotator.gui.lead import agreement_window
 from annotator.gui.lead.agreement_window import AgreementWindow
 from annotator.gui.lead.tables import cells
 from annotator.resources import default_schema
-from annotator.services.agreement import agreement_report
+from annotator.services.agreement import AgreementReport, GoldAccuracy, agreement_report
 from annotator.services.projects import add_member, create_project
 from annotator.store.database import Database
 from tests.gui.lead_data import LABELERS, LEAD, bg_fixture, open_db, team_fixture  # noqa: F401
+from tests.unit.agreement.lead_world import put_label
 
 Team = tuple[Database, list[int]]
 
@@ -34,7 +35,8 @@ def _open(qtbot: QtBot, runner: Background, db: Database, who: str = LEAD) -> Ag
 
 
 def test_shows_the_whole_report_with_intervals(qtbot: QtBot, team: Team, bg: Background) -> None:
-    db, _ids = team
+    db, ids = team
+    put_label(db, "P", ids[1], "bob", "other_policy_issue")  # a gold item missed
     window = _open(qtbot, bg, db)
     expected = agreement_report(db, "P", lead=LEAD, bootstrap=1000, seed=0, confidence=0.95)
     assert window.report == expected  # the service's report, 1,000 resamples by default
@@ -73,6 +75,31 @@ def test_shows_the_whole_report_with_intervals(qtbot: QtBot, team: Team, bg: Bac
     assert f"{v.n_pairable:,} labeled by two or more" in window.summary.text()
     assert window.status.text().startswith("updated") and window.export_button.isEnabled()
     assert "1,000 bootstrap resamples" in window.note.text()
+    # Gold: every labeler labeled the three gold items (answer: legitimate).
+    gold = cells(window.gold)
+    assert [row[:2] for row in gold] == [[name, "3"] for name in LABELERS]
+    missed = [
+        (g.name, m.uid, m.expected, m.given or "(none)") for g in v_gold(expected) for m in g.missed
+    ]
+    assert [tuple(row) for row in cells(window.missed)] == missed
+    assert missed == [("bob", "item-001", "legitimate", "other_policy_issue")]
+    assert sum(int(row[2]) for row in gold) == 3 * len(LABELERS) - len(missed)
+
+
+def v_gold(report: AgreementReport) -> list[GoldAccuracy]:
+    return [g for g in report.gold if g.n_gold]
+
+
+def test_missed_gold_items_are_listed_up_to_a_limit(team: Team) -> None:
+    db, ids = team
+    for who in LABELERS:  # everyone misses every gold item they labeled
+        for trace_id in ids[:3]:
+            put_label(db, "P", trace_id, who, "suspected_distillation")
+    report = agreement_report(db, "P", lead=LEAD, bootstrap=0)
+    rows, left_out = agreement_window.missed_rows(report, limit=4)
+    assert len(rows) == 4 and left_out == 3 * len(LABELERS) - 4
+    assert rows[0] == ["ann", "item-000", "legitimate", "suspected_distillation"]
+    assert agreement_window.missed_rows(report)[1] == 0
 
 
 def test_fewer_or_no_resamples(qtbot: QtBot, team: Team, bg: Background) -> None:

@@ -11,13 +11,13 @@ from pathlib import Path
 import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QTableWidget
 from pytestqt.qtbot import QtBot
 
 from annotator.domain.label import Label
 from annotator.gui.background import Background
 from annotator.gui.lead import dashboard
 from annotator.gui.lead.dashboard import CHARTS, DETECTOR_CHART, DashboardWindow
+from annotator.gui.lead.tables import cells
 from annotator.services.detection.report import detector_report
 from annotator.services.detection.suggest import run_detection
 from annotator.services.projects import add_member, create_project, project_info
@@ -34,17 +34,6 @@ def _open(qtbot: QtBot, runner: Background, db: Database, who: str = LEAD) -> Da
     window.show()
     qtbot.waitUntil(lambda: not window.refreshing, timeout=15_000)
     return window
-
-
-def _cells(table: QTableWidget) -> list[list[str]]:
-    out = []
-    for r in range(table.rowCount()):
-        row = []
-        for c in range(table.columnCount()):
-            item = table.item(r, c)
-            row.append("" if item is None else item.text())
-        out.append(row)
-    return out
 
 
 def test_refresh_fills_every_chart(qtbot: QtBot, team: Team, bg: Background) -> None:
@@ -153,7 +142,7 @@ def test_detector_section_shows_the_service_report(
 
     measured = {t: c for t, c in report.tags.items() if c.tp + c.fp + c.fn}
     assert "REASONING_ELICIT" in measured and measured["REASONING_ELICIT"].tp >= 1
-    rows = _cells(section.tags)
+    rows = cells(section.tags)
     assert [r[0] for r in rows] == ["verdict: suspected_distillation", *measured]
     o = report.overall
     assert rows[0][3:] == [str(o.tp + o.fn), str(o.tp), str(o.fp), str(o.fn), str(o.tn)]
@@ -169,11 +158,11 @@ def test_detector_section_shows_the_service_report(
     ]
     assert header == ["Suggested", *resolved]
     expected = [[s, *(str(row.get(v, 0)) for v in resolved)] for s, row in report.confusion.items()]
-    assert _cells(section.confusion) == expected
-    counted = sum(int(n) for row in _cells(section.confusion) for n in row[1:])
+    assert cells(section.confusion) == expected
+    counted = sum(int(n) for row in cells(section.confusion) for n in row[1:])
     assert counted == report.items
 
-    anchoring = _cells(section.anchoring)
+    anchoring = cells(section.anchoring)
     assert [r[:2] for r in anchoring] == [
         ["with suggestions shown", str(report.anchoring["with"]["labels"])],
         ["without suggestions", str(report.anchoring["without"]["labels"])],

@@ -1,6 +1,7 @@
 """The lead's agreement report in a window: the verdict (percent agreement, Fleiss' kappa,
 Krippendorff's alpha), each pair of labelers (percent, Cohen's kappa, evidence-span F1), each
-tag (alpha of chosen / not chosen) and the evidence spans overall, with bootstrap intervals.
+tag (alpha of chosen / not chosen) and the evidence spans overall, with bootstrap intervals;
+gold accuracy per labeler with the gold items each missed.
 The same numbers as ``annotator agreement``, and exported as its ``--json``.
 
 The dashboard shows agreement per labeler and per day without intervals (it must refresh
@@ -145,6 +146,25 @@ def tag_rows(report: AgreementReport) -> list[list[str]]:
     ]
 
 
+MISSED_ROWS = 500
+"""Missed gold items listed in the window; the export has them all."""
+
+
+def gold_rows(report: AgreementReport) -> list[list[str]]:
+    return [
+        [g.name, f"{g.n_gold:,}", f"{g.correct:,}", fmt(g.accuracy, ".1%")]
+        for g in report.gold
+        if g.n_gold
+    ]
+
+
+def missed_rows(report: AgreementReport, limit: int = MISSED_ROWS) -> tuple[list[list[str]], int]:
+    """(labeler, item, answer, their verdict) per missed gold item, at most ``limit``; and how
+    many were left out."""
+    rows = [[g.name, m.uid, m.expected, m.given or "(none)"] for g in report.gold for m in g.missed]
+    return rows[:limit], max(0, len(rows) - limit)
+
+
 def _section(title: str) -> QLabel:
     label = QLabel(title)
     bold = QFont(label.font())
@@ -222,6 +242,12 @@ class AgreementWindow(QWidget):
         layout.addWidget(_section("Tags (chosen or not, per label): Krippendorff's α"))
         self.tags = fixed_table(["Tag", "Kind", "Chosen", "Share of labels", "α"])
         layout.addWidget(self.tags)
+        layout.addWidget(_section("Gold items: accuracy per labeler"))
+        self.gold = fixed_table(["Labeler", "Gold items", "Correct", "Accuracy"])
+        layout.addWidget(self.gold)
+        layout.addWidget(_section("Gold items missed"))
+        self.missed = fixed_table(["Labeler", "Item", "Answer", "Their verdict"])
+        layout.addWidget(self.missed)
         self.note = QLabel("")
         self.note.setTextFormat(Qt.TextFormat.PlainText)
         self.note.setWordWrap(True)
@@ -299,16 +325,20 @@ class AgreementWindow(QWidget):
         fill(self.verdict, verdict_rows(report))
         fill(self.pairs, pair_rows(report), text_columns=2)
         fill(self.tags, tag_rows(report), text_columns=2)
+        fill(self.gold, gold_rows(report))
+        missed, left_out = missed_rows(report)
+        fill(self.missed, missed, text_columns=4)
         intervals = (
             f"Intervals: {report.bootstrap:,} bootstrap resamples of the items, "
             f"{report.confidence:.0%} (percentile method; spans use at most 250)."
             if report.bootstrap
             else "No intervals (choose resamples above)."
         )
+        more = f"{left_out:,} more missed gold items are in the JSON export. " if left_out else ""
         self.note.setText(
-            f"{intervals} Percent agreement and α count the verdict of each submitted label; "
-            "a dash means the measure is undefined on these labels (for example, a tag nobody "
-            "chose). Gold accuracy is on the dashboard."
+            f"{more}{intervals} Percent agreement and α count the verdict of each submitted "
+            "label; a dash means the measure is undefined on these labels (for example, a tag "
+            "nobody chose)."
         )
 
     # -- export ----------------------------------------------------------------------------
