@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from annotator.gui.background import Background
 from annotator.gui.lead.assign_dialog import AssignDialog
 from annotator.gui.lead.members_dialog import MembersDialog
+from annotator.services.assignment import assign
 from annotator.services.detection.suggest import DETECTOR
 from annotator.services.review import list_members
 from annotator.store.database import Database
-from annotator.store.models import Annotator, Assignment, Suggestion, TraceRow
+from annotator.store.models import Annotator, Assignment, LabelRow, Suggestion, TraceRow
 from tests.gui.lead_data import LABELERS, LEAD, bg_fixture, team_fixture  # noqa: F401
 
 Team = tuple[Database, list[int]]
@@ -153,3 +154,91 @@ def test_order_by_uncertainty_and_by_suggestion_score(
     fresh = [t for t in highest if t not in first]
     assert list(signal.args[0].trace_ids) == [*fresh, *(t for t in highest if t in first)][:4]
     assert fresh[-1] == free[-1]  # the one without a suggestion ends the fresh items
+
+
+def _queue(db: Database, who: str) -> list[int]:
+    with db.session() as session:
+        return list(
+            session.scalars(
+                select(Assignment.trace_id)
+                .join(Annotator, Annotator.id == Assignment.annotator_id)
+                .where(Annotator.name == who)
+                .order_by(Assignment.trace_id)
+            )
+        )
+
+
+def _labels(db: Database) -> list[tuple[str, int, str, str | None]]:
+    with db.session() as session:
+        rows = session.execute(
+            select(Annotator.name, LabelRow.trace_id, LabelRow.status, LabelRow.verdict).join(
+                Annotator, Annotator.id == LabelRow.annotator_id
+            )
+        ).all()
+    return sorted((r[0], r[1], r[2], r[3]) for r in rows)
+
+
+def test_members_dialog_moves_and_takes_back_open_work(
+    qtbot: QtBot, team: Team, bg: Background
+) -> None:
+    db, _ids = team
+    before = _queue(db, "ann")
+    assign(db, "P", n_items=4, labelers=["ann"], overlap_k=1, order="import", assigned_by=LEAD)
+    fresh = sorted(set(_queue(db, "ann")) - set(before))
+    assert len(fresh) == 4
+    labels = _labels(db)
+    started = {(who, t) for who, t, status, _v in labels if status in ("done", "flagged")}
+    ann = _queue(db, "ann")
+    kept = [t for t in ann if ("ann", t) in started]
+    cy_before = _queue(db, "cy")
+    duplicate = [t for t in ann if ("ann", t) not in started and t in cy_before]
+    moving = [t for t in ann if ("ann", t) not in started and t not in cy_before]
+    assert kept and duplicate and moving == fresh  # the fixture has all three kinds
+
+    dialog = MembersDialog(bg, db, "P", lead=LEAD)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 4, timeout=15_000)
+    assert not dialog.move_button.isEnabled() and not dialog.take_back_button.isEnabled()
+    names = [m.name for m in dialog.members]
+    dialog.table.selectRow(names.index("ann"))
+    receivers = [dialog.move_to.itemData(i) for i in range(dialog.move_to.count())]
+    assert receivers == ["bob", "cy", LEAD]  # labelers first
+    dialog.move_to.setCurrentIndex(dialog.move_to.findData("cy"))
+    with qtbot.waitSignal(dialog.queues_changed, timeout=15_000) as moved:
+        dialog.move_button.click()
+    result = moved.args[0]
+    assert (result.moved, result.kept_labeled, result.skipped_duplicate) == (
+        len(moving),
+        len(kept),
+        len(duplicate),
+    )
+    assert _queue(db, "ann") == sorted(kept + duplicate)
+    assert _queue(db, "cy") == sorted(cy_before + moving)
+    assert dialog.message.text() == (
+        f"Moved {len(moving)} open items from ann to cy; {len(kept)} already labeled stay "
+        f"with ann; {len(duplicate)} cy already had."
+    )
+    dialog.table.selectRow(names.index("cy"))
+    cy = _queue(db, "cy")
+    cy_kept = [t for t in cy if ("cy", t) in started]
+    with qtbot.waitSignal(dialog.queues_changed, timeout=15_000):
+        dialog.take_back_button.click()
+    assert _queue(db, "cy") == cy_kept  # the labeled (and the flagged) entries stay
+    assert dialog.message.text() == (
+        f"Took {len(cy) - len(cy_kept)} open items out of cy's queue; "
+        f"{len(cy_kept)} already labeled stay."
+    )
+    assert _labels(db) == labels  # no label touched
+
+
+def test_members_dialog_shows_a_refused_move(qtbot: QtBot, team: Team, bg: Background) -> None:
+    db, _ids = team
+    dialog = MembersDialog(bg, db, "P", lead="ann")  # not a lead
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 4, timeout=15_000)
+    dialog.table.selectRow(1)
+    dialog.take_back_button.click()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=15_000)
+    assert "not a lead" in dialog.message.text() and dialog.message.objectName() == "problems"

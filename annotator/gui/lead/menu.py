@@ -102,6 +102,7 @@ class LeadMenu(QMenu):
 
             widget = MembersDialog(bg, db, project, lead=name, parent=parent)
             widget.changed.connect(lambda _m: self.check())
+            widget.queues_changed.connect(lambda _r: self.window_.reload_queue())
         # Deleted when closed: a closed screen is never shown again (the menu opens a new
         # one), and its callbacks connected to its own widgets would otherwise keep it, its
         # charts and its data alive for as long as the main window (one leak per reopen).
