@@ -15,7 +15,7 @@ from annotator.domain.agreement import Estimate
 from annotator.gui.background import Background
 from annotator.gui.lead import agreement_window
 from annotator.gui.lead.agreement_window import AgreementWindow
-from annotator.gui.lead.tables import cells
+from annotator.gui.lead.parts import cells
 from annotator.resources import default_schema
 from annotator.services.agreement import AgreementReport, GoldAccuracy, agreement_report
 from annotator.services.projects import add_member, create_project

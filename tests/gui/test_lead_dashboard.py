@@ -17,7 +17,7 @@ from annotator.domain.label import Label
 from annotator.gui.background import Background
 from annotator.gui.lead import dashboard
 from annotator.gui.lead.dashboard import CHARTS, DETECTOR_CHART, DashboardWindow
-from annotator.gui.lead.tables import cells
+from annotator.gui.lead.parts import cells
 from annotator.services.detection.report import detector_report
 from annotator.services.detection.suggest import run_detection
 from annotator.services.projects import add_member, create_project, project_info

@@ -16,24 +16,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QFont, QKeySequence, QShortcut
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from annotator.domain.agreement import Estimate
 from annotator.gui.background import Background
-from annotator.gui.lead.tables import fill, fixed_table, fmt
+from annotator.gui.lead.parts import bold, fill, fixed_table, fmt, plain_label, scrolled
+from annotator.gui.lead.window import LeadWindow
 from annotator.services.agreement import AgreementReport, agreement_report
 from annotator.services.label_table import flush_snapshots
 from annotator.store.database import Database
@@ -165,15 +164,7 @@ def missed_rows(report: AgreementReport, limit: int = MISSED_ROWS) -> tuple[list
     return rows[:limit], max(0, len(rows) - limit)
 
 
-def _section(title: str) -> QLabel:
-    label = QLabel(title)
-    bold = QFont(label.font())
-    bold.setBold(True)
-    label.setFont(bold)
-    return label
-
-
-class AgreementWindow(QWidget):
+class AgreementWindow(LeadWindow):
     """A top-level window; ``loaded`` fires after each report has been shown."""
 
     loaded = Signal()
@@ -188,12 +179,7 @@ class AgreementWindow(QWidget):
         lead: str,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent, Qt.WindowType.Window)
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self, self.close)
-        self.bg = bg
-        self.db = db
-        self.project = project
-        self.lead = lead
+        super().__init__(bg, db, project, lead=lead, parent=parent)
         self.report: AgreementReport | None = None
         self.computing = False
         self._again = False
@@ -202,9 +188,7 @@ class AgreementWindow(QWidget):
 
         main = QVBoxLayout(self)
         bar = QHBoxLayout()
-        self.summary = QLabel("")
-        self.summary.setTextFormat(Qt.TextFormat.PlainText)
-        self.summary.setWordWrap(True)
+        self.summary = plain_label()
         bar.addWidget(self.summary, 1)
         bar.addWidget(QLabel("Intervals"))
         self.resamples = QComboBox()
@@ -231,33 +215,27 @@ class AgreementWindow(QWidget):
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(_section("Verdict"))
+        layout.addWidget(bold(QLabel("Verdict")))
         self.verdict = fixed_table(["Measure", "Value", f"{CONFIDENCE:.0%} interval", "Items"])
         layout.addWidget(self.verdict)
-        layout.addWidget(_section("Pairs of labelers (items both labeled)"))
+        layout.addWidget(bold(QLabel("Pairs of labelers (items both labeled)")))
         self.pairs = fixed_table(
             ["Labeler", "Labeler", "Items", "% agreement", "Cohen's κ", "Span F1"]
         )
         layout.addWidget(self.pairs)
-        layout.addWidget(_section("Tags (chosen or not, per label): Krippendorff's α"))
+        layout.addWidget(bold(QLabel("Tags (chosen or not, per label): Krippendorff's α")))
         self.tags = fixed_table(["Tag", "Kind", "Chosen", "Share of labels", "α"])
         layout.addWidget(self.tags)
-        layout.addWidget(_section("Gold items: accuracy per labeler"))
+        layout.addWidget(bold(QLabel("Gold items: accuracy per labeler")))
         self.gold = fixed_table(["Labeler", "Gold items", "Correct", "Accuracy"])
         layout.addWidget(self.gold)
-        layout.addWidget(_section("Gold items missed"))
+        layout.addWidget(bold(QLabel("Gold items missed")))
         self.missed = fixed_table(["Labeler", "Item", "Answer", "Their verdict"])
         layout.addWidget(self.missed)
-        self.note = QLabel("")
-        self.note.setTextFormat(Qt.TextFormat.PlainText)
-        self.note.setWordWrap(True)
+        self.note = plain_label()
         layout.addWidget(self.note)
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(body)
-        main.addWidget(scroll, 1)
+        main.addWidget(scrolled(body), 1)
         self.refresh()
 
     # -- computing -------------------------------------------------------------------------

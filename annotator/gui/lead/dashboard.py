@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QColor, QFont, QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QCloseEvent, QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
@@ -44,7 +43,8 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.gui.background import Background
-from annotator.gui.lead.tables import fill, fixed_table, fmt
+from annotator.gui.lead.parts import bold, fill, fixed_table, fmt, plain_label, scrolled
+from annotator.gui.lead.window import LeadWindow
 from annotator.services.agreement import AgreementReport, agreement_report
 from annotator.services.detection.lead_report import lead_detector_report
 from annotator.services.detection.report import POSITIVE, Counts, DetectorReport
@@ -171,18 +171,12 @@ class Chart(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 6)
         head = QHBoxLayout()
-        self.title = QLabel(title)
-        bold = QFont(self.title.font())
-        bold.setBold(True)
-        self.title.setFont(bold)
         # Title and note wrap rather than widen the chart: two charts side by side fit a
         # 1280-pixel screen without scrolling sideways.
-        self.title.setWordWrap(True)
+        self.title = bold(plain_label(title))
         head.addWidget(self.title, 1)
-        self.note = QLabel("")
+        self.note = plain_label()
         self.note.setObjectName("chartNote")
-        self.note.setTextFormat(Qt.TextFormat.PlainText)
-        self.note.setWordWrap(True)
         head.addWidget(self.note, 1)
         self.export_button = QPushButton("Export PNG…")
         self.export_button.setToolTip("Save this chart as a PNG image")
@@ -367,14 +361,8 @@ class DetectorSection(QFrame):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 6)
-        title = QLabel("Detector: heuristic suggestions against resolved labels")
-        bold = QFont(title.font())
-        bold.setBold(True)
-        title.setFont(bold)
-        layout.addWidget(title)
-        self.summary = QLabel("")
-        self.summary.setTextFormat(Qt.TextFormat.PlainText)
-        self.summary.setWordWrap(True)
+        layout.addWidget(bold(QLabel("Detector: heuristic suggestions against resolved labels")))
+        self.summary = plain_label()
         layout.addWidget(self.summary)
         top = QHBoxLayout()
         self.tags = fixed_table(["Tag", "Precision", "Recall", "Support", "TP", "FP", "FN", "TN"])
@@ -442,7 +430,7 @@ class DetectorSection(QFrame):
         chart.plot.setFixedHeight(max(230, 28 * len(names) + 60))  # bars, not empty space
 
 
-class DashboardWindow(QWidget):
+class DashboardWindow(LeadWindow):
     """A top-level window; ``refreshed`` fires after each refresh has been drawn."""
 
     refreshed = Signal()
@@ -457,13 +445,7 @@ class DashboardWindow(QWidget):
         lead: str,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent, Qt.WindowType.Window)
-        # Ctrl+W (Cmd+W) closes it, as any tool window.
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self, self.close)
-        self.bg = bg
-        self.db = db
-        self.project = project
-        self.lead = lead
+        super().__init__(bg, db, project, lead=lead, parent=parent)
         self.data: DashboardData | None = None
         self.refreshing = False
         self.saving = False
@@ -478,9 +460,7 @@ class DashboardWindow(QWidget):
 
         main = QVBoxLayout(self)
         bar = QHBoxLayout()
-        self.summary = QLabel("")
-        self.summary.setTextFormat(Qt.TextFormat.PlainText)
-        self.summary.setWordWrap(True)
+        self.summary = plain_label()
         bar.addWidget(self.summary, 1)
         bar.addWidget(QLabel("Per"))
         self.bucket = QComboBox()
@@ -543,11 +523,7 @@ class DashboardWindow(QWidget):
         self.charts[key] = chart
         self.detector = DetectorSection(chart)
         grid.addWidget(self.detector, 2 + (len(CHARTS) - 1) // 2, 0, 1, 2)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(body)
-        main.addWidget(scroll, 1)
+        main.addWidget(scrolled(body), 1)
         self._apply_palette()
 
     # -- refreshing ------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -38,6 +36,8 @@ from annotator.gui.background import Background
 from annotator.gui.keymap import Keymap
 from annotator.gui.label_panel import LabelPanel, span_caption
 from annotator.gui.lead.contrast import tune_base
+from annotator.gui.lead.parts import bold, plain_label, scrolled
+from annotator.gui.lead.window import LeadWindow
 from annotator.gui.trace_view import TraceView
 from annotator.services.projects import project_info
 from annotator.services.review import (
@@ -92,12 +92,6 @@ def with_text(span: EvidenceSpan, trace: Trace | None) -> EvidenceSpan:
     return span.model_copy(update={"text": text})
 
 
-def _plain(widget: QLabel) -> QLabel:
-    widget.setTextFormat(Qt.TextFormat.PlainText)
-    widget.setWordWrap(True)
-    return widget
-
-
 class LabelCard(QFrame):
     """One labeler's label, read-only, with the button that makes it the final label."""
 
@@ -113,16 +107,12 @@ class LabelCard(QFrame):
         self.setMinimumWidth(210)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 8)
-        head = _plain(QLabel(label.labeler))
-        bold = QFont(head.font())
-        bold.setBold(True)
-        bold.setPointSizeF(bold.pointSizeF() * 1.1)
-        head.setFont(bold)
+        head = bold(plain_label(label.labeler), 1.1)
         layout.addWidget(head)
         titles = {v.value: v.title for v in schema.verdicts}
         verdict = titles.get(label.verdict or "", label.verdict or "(no verdict)")
-        self.verdict = _plain(QLabel(f"Verdict: {verdict}"))
-        self.verdict.setFont(bold)
+        self.verdict = plain_label(f"Verdict: {verdict}")
+        self.verdict.setFont(head.font())
         layout.addWidget(self.verdict)
         facts = [
             f"Status: {label.status}",
@@ -133,7 +123,7 @@ class LabelCard(QFrame):
         ]
         if label.comment:
             facts.append(f"Flag note: {label.comment}")
-        self.facts = _plain(QLabel("\n".join(facts)))
+        self.facts = plain_label("\n".join(facts))
         layout.addWidget(self.facts)
         layout.addWidget(QLabel(f"Evidence spans ({len(label.spans)})"))
         self.spans = QListWidget()
@@ -179,7 +169,7 @@ def _item_text(item: ReviewItem) -> str:
     return f"{done}{item.uid}\n{', '.join(item.reasons)}{gold} · {counts or 'no verdicts'}"
 
 
-class ReviewWindow(QWidget):
+class ReviewWindow(LeadWindow):
     """A top-level window. ``loaded`` fires when the queue is listed, ``shown`` when an
     item's detail is on screen, ``decided`` after an adjudication was saved."""
 
@@ -196,13 +186,7 @@ class ReviewWindow(QWidget):
         lead: str,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent, Qt.WindowType.Window)
-        # Ctrl+W (Cmd+W) closes it, as any tool window.
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self, self.close)
-        self.bg = bg
-        self.db = db
-        self.project = project
-        self.lead = lead
+        super().__init__(bg, db, project, lead=lead, parent=parent)
         self.schema: LabelSchema | None = None
         self.items: list[ReviewItem] = []
         self.picked: list[str] = []
@@ -238,7 +222,7 @@ class ReviewWindow(QWidget):
         self.refresh_button.clicked.connect(self.reload)
         bar.addWidget(self.refresh_button)
         main.addLayout(bar)
-        self.status = _plain(QLabel(""))
+        self.status = plain_label("")
         self.status.setObjectName("reviewStatus")
         main.addWidget(self.status)
 
@@ -261,16 +245,13 @@ class ReviewWindow(QWidget):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        self.item_header = _plain(QLabel("Select an item"))
+        self.item_header = plain_label("Select an item")
         self.item_header.setObjectName("itemHeader")
         right_layout.addWidget(self.item_header)
         self.cards_box = QWidget()
         self.cards_layout = QHBoxLayout(self.cards_box)
         self.cards_layout.setContentsMargins(0, 0, 0, 0)
-        cards_scroll = QScrollArea()
-        cards_scroll.setWidgetResizable(True)
-        cards_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        cards_scroll.setWidget(self.cards_box)
+        cards_scroll = scrolled(self.cards_box)
         self.tabs = QTabWidget()
         self.tabs.addTab(cards_scroll, "Labels")
         final = QWidget()

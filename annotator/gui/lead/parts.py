@@ -1,13 +1,23 @@
-"""Read-only tables of plain text for the lead screens, fitted to their rows (the window
-scrolls, not the table), and the number format they share. Cells are QTableWidgetItems:
-text, never HTML, whatever a labeler or tag is called."""
+"""Parts the lead screens share: read-only tables fitted to their rows (the window scrolls,
+not the table), plain-text and bold labels, a frameless scroll area, and the number format.
+Cells and labels are plain text, never HTML, whatever a labeler or tag is called."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
 
 def fmt(value: float | None, spec: str = ".2f") -> str:
@@ -49,3 +59,30 @@ def cells(table: QTableWidget) -> list[list[str]]:
             row.append("" if item is None else item.text())
         out.append(row)
     return out
+
+
+def plain_label(text: str = "") -> QLabel:
+    """A label that shows its text as text (never rich text) and wraps it."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    return label
+
+
+def bold(label: QLabel, scale: float = 1.0) -> QLabel:
+    """``label`` in bold (``scale`` times its font size)."""
+    font = QFont(label.font())
+    font.setBold(True)
+    if scale != 1.0:
+        font.setPointSizeF(font.pointSizeF() * scale)
+    label.setFont(font)
+    return label
+
+
+def scrolled(body: QWidget) -> QScrollArea:
+    """``body`` in a frameless scroll area that resizes it to its width."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setWidget(body)
+    return scroll
