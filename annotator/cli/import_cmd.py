@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import glob
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,7 +168,7 @@ def import_cmd(
     Exit status: 0 all imported, 1 some records rejected or a file unreadable (or --strict
     stopped), 2 usage error, 130 interrupted."""
     from annotator.formats.containers import FormatError
-    from annotator.services.importing import import_files
+    from annotator.services.importing import IndexingInterrupted, import_files
     from annotator.services.projects import ProjectError
 
     paths = _expand(files)
@@ -192,13 +193,28 @@ def import_cmd(
             )
     except (ProjectError, FormatError) as exc:
         raise CliError(str(exc)) from None
+    except IndexingInterrupted as exc:
+        click.echo(
+            f"annotator: indexing interrupted; all {exc.summary.imported:,} new traces are "
+            "imported, and search covers the rest after the next import",
+            err=True,
+        )
+        ctx.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         click.echo(
             "annotator: import interrupted; committed batches are kept and marked cancelled",
             err=True,
         )
         ctx.exit(EXIT_INTERRUPTED)
-    detection = _detect_new(db, name) if detect and summary.imported else None
+    try:
+        detection = _detect_new(db, name) if detect and summary.imported else None
+    except KeyboardInterrupt:
+        click.echo(
+            "annotator: detection interrupted; the import is complete "
+            f"(annotator detect run --project {shlex.quote(name)} finishes it)",
+            err=True,
+        )
+        ctx.exit(EXIT_INTERRUPTED)
     if as_json:
         print_json({**summary.as_dict(), "detection": detection})
     else:

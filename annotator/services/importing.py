@@ -86,6 +86,16 @@ class ImportCancelled(Exception):
     """Raised inside the run when ``cancel`` is set; never escapes :func:`import_files`."""
 
 
+class IndexingInterrupted(KeyboardInterrupt):
+    """Ctrl+C after every file was imported, while the full-text index caught up: all traces
+    are stored and their batches done (``summary``); what was indexed stays indexed, and the
+    next import (or the app) indexes the rest."""
+
+    def __init__(self, summary: ImportSummary) -> None:
+        super().__init__()
+        self.summary = summary
+
+
 @dataclass(frozen=True)
 class ImportProgress:
     """A snapshot for progress bars. ``phase`` is ``import`` then ``index`` (full-text search)."""
@@ -1104,7 +1114,10 @@ def import_files(
     if interrupted:
         raise KeyboardInterrupt
     if not summary.cancelled and not summary.stopped:
-        _index(db, summary, progress, cancel, len(files))
+        try:
+            _index(db, summary, progress, cancel, len(files))
+        except KeyboardInterrupt:
+            raise IndexingInterrupted(summary) from None
     return summary
 
 
