@@ -47,37 +47,42 @@ def _batches(tmp_path: Path) -> list[tuple[str, int]]:
     return [(str(status), int(n)) for status, n in rows]
 
 
-def test_ctrl_c_while_indexing_says_the_import_is_complete(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _interrupted(*_args: object, **_kwargs: object) -> object:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "project", "said"),
+    [
+        pytest.param(
+            importing,
+            "index_pending",
+            "P",
+            "annotator: indexing interrupted; all 30 new traces are imported, and search "
+            "covers the rest after the next import",
+            id="while-indexing",
+        ),
+        pytest.param(
+            suggest,
+            "run_detection",
+            "Feb batch",
+            "annotator: detection interrupted; the import is complete "
+            "(annotator detect run --project 'Feb batch' finishes it)",
+            id="during-detection",
+        ),
+    ],
+)
+def test_ctrl_c_after_the_traces_are_stored_says_what_is_done(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    module: object,
+    name: str,
+    project: str,
+    said: str,
 ) -> None:
-    assert _invoke(tmp_path, "init", "--project", "P").exit_code == 0
-
-    def interrupted(*_args: object, **_kwargs: object) -> int:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(importing, "index_pending", interrupted)
-    result = _invoke(tmp_path, "import", str(_file(tmp_path)), "--project", "P")
+    assert _invoke(tmp_path, "init", "--project", project).exit_code == 0
+    monkeypatch.setattr(module, name, _interrupted)
+    result = _invoke(tmp_path, "import", str(_file(tmp_path)), "--project", project)
     assert result.exit_code == 130
-    assert result.stderr.strip() == (
-        "annotator: indexing interrupted; all 30 new traces are imported, and search covers "
-        "the rest after the next import"
-    )
-    assert _batches(tmp_path) == [("done", 30)]
-
-
-def test_ctrl_c_during_detection_says_how_to_finish_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert _invoke(tmp_path, "init", "--project", "Feb batch").exit_code == 0
-
-    def interrupted(*_args: object, **_kwargs: object) -> object:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(suggest, "run_detection", interrupted)
-    result = _invoke(tmp_path, "import", str(_file(tmp_path)), "--project", "Feb batch")
-    assert result.exit_code == 130
-    assert result.stderr.strip() == (
-        "annotator: detection interrupted; the import is complete "
-        "(annotator detect run --project 'Feb batch' finishes it)"
-    )
+    assert result.stderr.strip() == said
     assert _batches(tmp_path) == [("done", 30)]
