@@ -196,7 +196,7 @@ def import_cmd(
     except IndexingInterrupted as exc:
         click.echo(
             f"annotator: indexing interrupted; all {exc.summary.imported:,} new traces are "
-            "imported, and search covers the rest after the next import",
+            "imported; the app indexes the rest for search when it opens (or the next import does)",
             err=True,
         )
         ctx.exit(EXIT_INTERRUPTED)

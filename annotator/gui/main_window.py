@@ -49,6 +49,7 @@ from annotator.gui.activity import ActivityClock
 from annotator.gui.background import Background
 from annotator.gui.guidelines import GuidelinesView
 from annotator.gui.queue_model import QueueModel
+from annotator.gui.search_catch_up import SearchCatchUp
 from annotator.gui.trace_view import TraceView
 from annotator.settings import Settings, save_settings
 
@@ -201,6 +202,8 @@ class MainWindow(QMainWindow):
         self._filter_generation = 0
 
         self.bg = Background(self, default_failure=self.show_error)
+        self.search_catch_up = SearchCatchUp(self)
+        self.search_catch_up.finished.connect(self._search_caught_up)
         self.clock = ActivityClock(self, idle_seconds=settings.idle_pause_seconds)
         self.clock.tick.connect(self._update_timer_label)
         self.guard = TypingGuard(self)
@@ -527,6 +530,8 @@ class MainWindow(QMainWindow):
 
     def _started(self, result: tuple[Database, LoadedProject | BaseException | None]) -> None:
         db, preload = result
+        if not self._closing:
+            self.search_catch_up.start(db)
         if preload is None:
             self._database_opened(db)
             return
@@ -556,6 +561,14 @@ class MainWindow(QMainWindow):
             self.open_project(self.settings.last_project, fallback=True)
         elif self._ask:
             self.choose_project()
+
+    def _search_caught_up(self, indexed: int) -> None:
+        """Traces left out of search are in it now: say so, and search again if a search is on."""
+        if self._closing:
+            return
+        self.statusBar().showMessage(f"Search now covers {indexed:,} more traces.", 6000)
+        if self.search.text().strip() and self.service is not None:
+            self.reload_queue()
 
     def _database_failed(self, exc: BaseException) -> None:
         self.trace_header.setText(f"Cannot open the database: {exc}")
@@ -1325,6 +1338,7 @@ class MainWindow(QMainWindow):
         ):
             timer.stop()
         self.clock.stop()
+        self.search_catch_up.stop()
         self.bg.shutdown()
         if self.db is not None:
             self.db.dispose()

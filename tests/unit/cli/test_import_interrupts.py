@@ -58,8 +58,8 @@ def _interrupted(*_args: object, **_kwargs: object) -> object:
             importing,
             "index_pending",
             "P",
-            "annotator: indexing interrupted; all 30 new traces are imported, and search "
-            "covers the rest after the next import",
+            "annotator: indexing interrupted; all 30 new traces are imported; the app indexes "
+            "the rest for search when it opens (or the next import does)",
             id="while-indexing",
         ),
         pytest.param(
