@@ -21,6 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,11 +208,14 @@ def index_pending(
     batch_size: int = 2000,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    commit_chars: int = 0,
 ) -> int:
     """Index every trace not yet searchable, one committed batch at a time; returns how many.
 
-    ``progress(done, total)`` is called after each batch; setting ``cancel`` stops after the
-    current batch (what is committed stays indexed). Safe to run from a worker thread, and two
+    Traces are read ``batch_size`` at a time; a transaction takes further batches until
+    ``commit_chars`` characters of text are in it (0: one batch per transaction).
+    ``progress(done, total)`` is called after each commit; setting ``cancel`` stops after the
+    current one (what is committed stays indexed). Safe to run from a worker thread, and two
     indexers at once simply take turns."""
     if batch_size <= 0:
         raise ValueError("batch_size must be positive")
@@ -229,12 +233,17 @@ def index_pending(
         db.engine.connect() as conn,
         import_tuning(conn),
         checkpoints_beside(conn) as checkpointer,
+        ThreadPoolExecutor(1, thread_name_prefix="index-reader") as pool,
     ):
+        read_ahead = _ReadAhead(db, batch_size, pool)
         if db.is_sqlite:
             _tune_index(conn)
         while cancel is None or not cancel.is_set():
             with Session(bind=conn) as session, session.begin():
-                indexed = _index_batch(session, batch_size)
+                if db.is_sqlite:
+                    indexed = _sqlite_transaction(session, read_ahead, commit_chars)
+                else:
+                    indexed = _pg_transaction(session, batch_size, commit_chars)
             if checkpointer is not None:
                 checkpointer.after_commit()
             if indexed == 0:
@@ -273,25 +282,102 @@ def _tune_index(conn: Connection) -> None:
                 )
 
 
-def _index_batch(session: Session, batch_size: int) -> int:
-    sqlite = _is_sqlite(session)
-    # First statement is a write: on SQLite it takes the write lock (waiting for the busy timeout)
-    # before anything is read; on PostgreSQL the row lock below makes a second indexer wait.
-    insert = sqlite_insert if sqlite else pg_insert
+@dataclass(frozen=True)
+class _Chunk:
+    """Traces after id ``after`` with their text, read ahead of the index."""
+
+    after: int
+    entries: list[dict[str, Any]]
+    chars: int
+    last: int
+    """The last id read (``after`` when nothing was)."""
+
+
+class _ReadAhead:
+    """Reads the traces after the ones being indexed, and extracts their text, on a worker.
+
+    FTS5 tokenises with the GIL released, and reading rows and decoding their JSON is Python
+    work: done beside it they overlap, on the second core (the import is over by then)."""
+
+    def __init__(self, db: Database, batch_size: int, pool: ThreadPoolExecutor) -> None:
+        self._db = db
+        self.batch_size = batch_size
+        self._pool = pool
+        self._next: tuple[int, Future[_Chunk]] | None = None
+
+    def take(self, after: int) -> _Chunk:
+        """The traces after id ``after``; starts reading the ones after them meanwhile."""
+        if self._next is None or self._next[0] != after:
+            self._next = (after, self._pool.submit(self._read, after))
+        chunk = self._next[1].result()
+        full = len(chunk.entries) == self.batch_size
+        self._next = (chunk.last, self._pool.submit(self._read, chunk.last)) if full else None
+        return chunk
+
+    def _read(self, after: int) -> _Chunk:
+        with self._db.engine.connect() as conn:
+            rows = conn.execute(
+                select(TraceRow.id, TraceRow.turns_json)
+                .where(TraceRow.id > after)
+                .order_by(TraceRow.id)
+                .limit(self.batch_size)
+            ).all()
+        entries: list[dict[str, Any]] = [
+            {"id": row[0], "text": _indexable_text(row[0], row[1])} for row in rows
+        ]
+        chars = sum(len(entry["text"]) for entry in entries)
+        return _Chunk(after, entries, chars, int(rows[-1][0]) if rows else after)
+
+
+def _lock_watermark(session: Session) -> int:
+    """The watermark, locked: the first statement is a write, so on SQLite it takes the write
+    lock (waiting for the busy timeout) before anything is read; on PostgreSQL the row lock
+    makes a second indexer wait."""
+    insert = sqlite_insert if _is_sqlite(session) else pg_insert
     session.execute(insert(AppState).values(key=WATERMARK_KEY, value="0").on_conflict_do_nothing())
-    mark = int(
+    return int(
         session.scalars(
             select(AppState.value).where(AppState.key == WATERMARK_KEY).with_for_update()
         ).one()
     )
-    if sqlite:
-        rows = session.execute(
-            select(TraceRow.id, TraceRow.turns_json)
-            .where(TraceRow.id > mark)
-            .order_by(TraceRow.id)
-            .limit(batch_size)
-        ).all()
-    else:
+
+
+def _set_watermark(session: Session, value: int) -> None:
+    session.execute(update(AppState).where(AppState.key == WATERMARK_KEY).values(value=str(value)))
+
+
+def _sqlite_transaction(session: Session, read_ahead: _ReadAhead, commit_chars: int) -> int:
+    """Index chunks of traces after the watermark until ``commit_chars`` characters are in or
+    none are left; returns how many traces.
+
+    Each commit writes one FTS5 segment: 200-trace commits wrote 41 segments for 200 MB and
+    merged them, 2.7 s of indexing against 2.4 s with 32 MB of text per commit, for 8 MB more
+    peak memory (measured). Holding the write lock means no trace can appear or vanish, so the
+    chunks read ahead on another connection are exactly the next ones."""
+    mark = top = _lock_watermark(session)
+    indexed = chars = 0
+    while True:
+        chunk = read_ahead.take(top)
+        if chunk.entries:
+            session.execute(
+                text("INSERT INTO trace_fts(rowid, text) VALUES (:id, :text)"), chunk.entries
+            )
+            indexed += len(chunk.entries)
+            chars += chunk.chars
+            top = chunk.last
+        if len(chunk.entries) < read_ahead.batch_size or chars >= commit_chars:
+            break
+    if top != mark:
+        _set_watermark(session, top)
+    return indexed
+
+
+def _pg_transaction(session: Session, batch_size: int, commit_chars: int) -> int:
+    """PostgreSQL: batches of traces missing from ``trace_search`` (ids may commit out of
+    order there) until ``commit_chars`` characters are in or none are left."""
+    mark = _lock_watermark(session)
+    indexed = chars = 0
+    while True:
         rows = session.execute(
             text(
                 "SELECT t.id, t.turns_json FROM traces t WHERE NOT EXISTS "
@@ -299,18 +385,17 @@ def _index_batch(session: Session, batch_size: int) -> int:
             ),
             {"n": batch_size},
         ).all()
-    if not rows:
-        return 0
-    entries: list[dict[str, Any]] = [
-        {"id": row[0], "text": _indexable_text(row[0], row[1])} for row in rows
-    ]
-    if sqlite:
-        session.execute(text("INSERT INTO trace_fts(rowid, text) VALUES (:id, :text)"), entries)
-    else:
-        _pg_insert(session, entries)
-    top = max(mark, max(int(row[0]) for row in rows))
-    session.execute(update(AppState).where(AppState.key == WATERMARK_KEY).values(value=str(top)))
-    return len(rows)
+        if rows:
+            entries = [{"id": row[0], "text": _indexable_text(row[0], row[1])} for row in rows]
+            _pg_insert(session, entries)
+            indexed += len(rows)
+            chars += sum(len(str(entry["text"])) for entry in entries)
+            mark = max(mark, max(int(row[0]) for row in rows))
+        if len(rows) < batch_size or chars >= commit_chars:
+            break
+    if indexed:
+        _set_watermark(session, mark)
+    return indexed
 
 
 def remove_from_index(session: Session, trace_ids: Iterable[int]) -> int:

@@ -134,6 +134,19 @@ def test_search_on_postgres(db: Database) -> None:
     assert search(db, p1, "chain") == [a]
 
 
+def test_one_transaction_takes_several_batches_on_postgres(db: Database) -> None:
+    with db.session() as s:
+        pid = add_project(s, "p")
+        ids = [add_trace(s, pid, f"t{i}", f"grouped item{i}") for i in range(7)]
+    seen: list[tuple[int, int]] = []
+    progress = lambda d, t: seen.append((d, t))  # noqa: E731
+    assert index_pending(db, batch_size=2, commit_chars=10**9, progress=progress) == 7
+    assert seen == [(0, 7), (7, 7)]
+    assert search(db, pid, "grouped", limit=100) == ids
+    with db.session() as s:
+        assert unindexed_count(s) == 0
+
+
 def test_late_commit_with_a_lower_id_is_still_indexed(db: Database) -> None:
     """Concurrent imports can commit a lower id after a higher one was indexed."""
     with db.session() as s:

@@ -409,3 +409,51 @@ def test_search_past_its_time_budget_is_cancelled(db: Database) -> None:
             search_trace_ids(s, small, "zz", timeout_s=0.0)
         # The session is still usable, and with the default budget the same search completes.
         assert search_trace_ids(s, small, "zz") == [last]
+
+
+def test_one_transaction_takes_chunks_until_its_share_of_text(db: Database) -> None:
+    """``commit_chars`` groups the chunks read ahead into one commit (one FTS5 segment)."""
+    with db.session() as s:
+        pid = add_project(s, "p")
+        ids = [add_trace(s, pid, f"t{i}", f"grouped item{i}") for i in range(50)]
+    seen: list[tuple[int, int]] = []
+    indexed = index_pending(
+        db, batch_size=10, commit_chars=10**9, progress=lambda d, t: seen.append((d, t))
+    )
+    assert indexed == 50
+    assert seen == [(0, 50), (50, 50)], "one commit for all five chunks"
+    with db.session() as s:
+        assert indexed_upto(s) == ids[-1]
+    assert search(db, pid, "grouped", limit=100) == ids
+    # A share of text smaller than a chunk: one chunk per commit.
+    with db.session() as s:
+        late = [add_trace(s, pid, f"late{i}", "grouped late") for i in range(25)]
+    seen.clear()
+    assert (
+        index_pending(db, batch_size=10, commit_chars=1, progress=lambda d, t: seen.append((d, t)))
+        == 25
+    )
+    assert seen == [(0, 25), (10, 25), (20, 25), (25, 25)]
+    assert search(db, pid, "late", limit=100) == late
+
+
+def test_chunks_read_ahead_are_dropped_when_another_indexer_moved_on(db: Database) -> None:
+    """Between two commits another indexer indexes everything: the chunk read ahead for the
+    old watermark must not be indexed a second time."""
+    with db.session() as s:
+        pid = add_project(s, "p")
+        ids = [add_trace(s, pid, f"t{i}", f"shared word{i}") for i in range(50)]
+    inner: list[int] = []
+
+    def other_indexer_runs(done: int, _total: int) -> None:
+        if done == 10 and not inner:
+            inner.append(index_pending(db, batch_size=10))
+
+    assert index_pending(db, batch_size=10, progress=other_indexer_runs) == 10
+    assert inner == [40]
+    assert search(db, pid, "shared", limit=100) == ids, "every trace exactly once"
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("INSERT INTO trace_fts(trace_fts, rank) VALUES ('integrity-check', 0)")
+    with db.session() as s:
+        assert remove_from_index(s, ids[10:20]) == 10
+    assert search(db, pid, "shared", limit=100) == ids[:10] + ids[20:]
