@@ -530,7 +530,9 @@ class MainWindow(QMainWindow):
 
     def _started(self, result: tuple[Database, LoadedProject | BaseException | None]) -> None:
         db, preload = result
-        if not self._closing:
+        if not self._closing and db.is_sqlite:
+            # A team's PostgreSQL is indexed by whoever imports; every labeler's window
+            # counting the unindexed traces there would be a scan of the server per start.
             self.search_catch_up.start(db)
         if preload is None:
             self._database_opened(db)

@@ -1,6 +1,6 @@
-"""Search catches up when the window opens: traces an interrupted import left out of the
-full-text index are indexed on a thread of their own, at low priority, so the labeler's work
-goes first and the search box soon finds everything."""
+"""Search catches up when the window opens on a SQLite database: traces an interrupted import
+left out of the full-text index are indexed on a thread of their own, at low priority, so the
+labeler's work goes first and the search box soon finds everything."""
 
 from __future__ import annotations
 
