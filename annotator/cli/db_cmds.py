@@ -66,7 +66,9 @@ def upgrade_cmd(ctx: click.Context) -> None:
 @click.pass_context
 def backup_cmd(ctx: click.Context, dest: Path) -> None:
     """Copy the database to PATH (a file, or a directory to put a dated copy in) while it may be
-    in use."""
+    in use. Its search index is copied beside it (PATH-search); without it a restored copy
+    rebuilds its index at the next import."""
+    from annotator.store.database import search_file_of
     from annotator.store.errors import StoreError
     from annotator.store.maintenance import backup_database
 
@@ -75,7 +77,7 @@ def backup_cmd(ctx: click.Context, dest: Path) -> None:
         written = backup_database(db, dest)
     except StoreError as exc:
         raise CliError(str(exc)) from None
-    out().print(escape(f"Backed up to {written}"))
+    out().print(escape(f"Backed up to {written} (search index: {search_file_of(str(written))})"))
 
 
 @db_group.command("check")

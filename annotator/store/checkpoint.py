@@ -36,9 +36,10 @@ log is truncated to when it starts over)."""
 class WalCheckpointer:
     """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` on its own connection each time it is poked."""
 
-    def __init__(self, engine: Engine, page_size: int = 4096) -> None:
+    def __init__(self, engine: Engine, page_size: int = 4096, schema: str = "main") -> None:
         self._engine = engine
         self.page_size = page_size
+        self.schema = schema
         self._cond = threading.Condition()
         self._requested = 0
         self._completed = 0
@@ -92,7 +93,7 @@ class WalCheckpointer:
                             return
                         taken = self._requested
                     _busy, frames, _copied = conn.exec_driver_sql(
-                        "PRAGMA wal_checkpoint(PASSIVE)"
+                        f"PRAGMA {self.schema}.wal_checkpoint(PASSIVE)"
                     ).one()
                     conn.commit()
                     with self._cond:
@@ -109,21 +110,21 @@ class WalCheckpointer:
 
 
 @contextmanager
-def checkpoints_beside(conn: Connection) -> Iterator[WalCheckpointer | None]:
-    """Turn off automatic checkpoints on ``conn`` (a bulk writer with no transaction open) and
-    run them on a background thread instead; yields the checkpointer (None on other databases),
-    to call :meth:`~WalCheckpointer.after_commit` after each commit. Restores the settings
-    afterwards."""
+def checkpoints_beside(conn: Connection, schema: str = "main") -> Iterator[WalCheckpointer | None]:
+    """Turn off automatic checkpoints on ``conn`` (a bulk writer of ``schema`` with no
+    transaction open) and run them on a background thread instead; yields the checkpointer
+    (None on other databases), to call :meth:`~WalCheckpointer.after_commit` after each commit.
+    Restores the settings afterwards."""
     if conn.dialect.name != "sqlite":
         yield None
         return
     before = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
-    limit = conn.exec_driver_sql("PRAGMA journal_size_limit").scalar()
-    page_size = int(conn.exec_driver_sql("PRAGMA page_size").scalar() or 4096)
+    limit = conn.exec_driver_sql(f"PRAGMA {schema}.journal_size_limit").scalar()
+    page_size = int(conn.exec_driver_sql(f"PRAGMA {schema}.page_size").scalar() or 4096)
     conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
-    conn.exec_driver_sql(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
+    conn.exec_driver_sql(f"PRAGMA {schema}.journal_size_limit={WAL_LIMIT_BYTES}")
     conn.commit()
-    checkpointer = WalCheckpointer(conn.engine, page_size)
+    checkpointer = WalCheckpointer(conn.engine, page_size, schema)
     try:
         yield checkpointer
     finally:
@@ -131,5 +132,7 @@ def checkpoints_beside(conn: Connection) -> Iterator[WalCheckpointer | None]:
         if conn.in_transaction():
             conn.rollback()
         conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={int(before or DEFAULT_AUTOCHECKPOINT)}")
-        conn.exec_driver_sql(f"PRAGMA journal_size_limit={int(-1 if limit is None else limit)}")
+        conn.exec_driver_sql(
+            f"PRAGMA {schema}.journal_size_limit={int(-1 if limit is None else limit)}"
+        )
         conn.commit()

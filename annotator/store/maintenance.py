@@ -16,7 +16,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 
-from annotator.store.database import Database
+from annotator.store.database import SEARCH_SCHEMA, Database, search_file_of
 from annotator.store.errors import BackupError
 from annotator.store.open import one_line, online_backup, sqlite_path
 from annotator.store.revisions import head_revision, revision_of
@@ -39,7 +39,10 @@ _TRACE_CHILDREN = (
 def backup_database(db: Database, dest: Path, *, overwrite: bool = False) -> Path:
     """Copy a SQLite database to ``dest`` (a file, or a folder to put a dated copy in) with the
     online backup API, so the copy is consistent even while the app writes. Refuses to replace an
-    existing file unless ``overwrite``; the copy appears only when complete. Returns its path."""
+    existing file unless ``overwrite``; the copy appears only when complete. Returns its path.
+
+    The search index goes beside it (``<dest>-search``), so a restored copy is searchable at
+    once; a copy restored without it has its index rebuilt from the traces."""
     if not db.is_sqlite:
         url = make_url(db.url).render_as_string(hide_password=True)
         raise BackupError(
@@ -56,15 +59,17 @@ def backup_database(db: Database, dest: Path, *, overwrite: bool = False) -> Pat
         raise BackupError(f"{dest} is the database itself; choose another file")
     if dest.exists() and not overwrite:
         raise BackupError(f"{dest} already exists; choose another name or allow overwriting")
-    partial = dest.with_name(f".{dest.name}.partial")
-    partial.unlink(missing_ok=True)
-    try:
-        online_backup(db.engine, partial)
-        os.replace(partial, dest)
-    except OSError as exc:
-        raise BackupError(f"cannot write {dest}: {exc.strerror}") from exc
-    finally:
+    index = Path(search_file_of(str(dest)))
+    for schema, target in ((SEARCH_SCHEMA, index), ("main", dest)):
+        partial = target.with_name(f".{target.name}.partial")
         partial.unlink(missing_ok=True)
+        try:
+            online_backup(db.engine, partial, schema)
+            os.replace(partial, target)
+        except OSError as exc:
+            raise BackupError(f"cannot write {target}: {exc.strerror}") from exc
+        finally:
+            partial.unlink(missing_ok=True)
     return dest
 
 
@@ -164,7 +169,7 @@ def _fts_structure(db: Database) -> list[str]:
     try:
         with db.session() as session:
             session.execute(
-                text("INSERT INTO trace_fts(trace_fts, rank) VALUES ('integrity-check', 0)")
+                text("INSERT INTO search.trace_fts(trace_fts, rank) VALUES ('integrity-check', 0)")
             )
     except DBAPIError as exc:
         return [f"the search index is damaged ({one_line(exc)}); reset the search index"]

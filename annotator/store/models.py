@@ -272,8 +272,8 @@ class Comment(Base):
 
 
 class AppState(Base):
-    """Small key/value facts about the database, e.g. how far the full-text index has caught up
-    (key ``fts_indexed_upto``: every trace id up to this value is searchable)."""
+    """Small key/value facts about the database, e.g. on PostgreSQL how far the full-text index
+    has caught up (key ``fts_indexed_upto``; SQLite keeps it with the index, in its own file)."""
 
     __tablename__ = "app_state"
 

@@ -163,9 +163,9 @@ def _free_name(dest: Path) -> Path:
     return candidate
 
 
-def online_backup(engine: Engine, dest: Path) -> Path:
-    """Copy a SQLite database with the online backup API: consistent even while others write,
-    and it includes whatever still sits in the WAL file."""
+def online_backup(engine: Engine, dest: Path, schema: str = "main") -> Path:
+    """Copy a SQLite database (or its attached ``schema``) with the online backup API:
+    consistent even while others write, and it includes whatever still sits in the WAL file."""
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -177,7 +177,7 @@ def online_backup(engine: Engine, dest: Path) -> Path:
             raise BackupError(f"online backup needs the sqlite3 driver, not {type(source)}")
         target = sqlite3.connect(dest)
         try:
-            source.backup(target)
+            source.backup(target, name=schema)
         except sqlite3.Error as exc:
             target.close()
             dest.unlink(missing_ok=True)

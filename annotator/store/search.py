@@ -2,14 +2,19 @@
 
 Indexing inside the import transaction makes imports about 8x slower (measured), so imports only
 insert traces and ``index_pending`` catches the index up afterwards, in batches, each committed
-together with the watermark ``AppState["fts_indexed_upto"]`` (every trace id up to it is indexed):
-interrupting it loses nothing and the next call resumes where it stopped.
+together with its watermark (every trace id up to it is indexed): interrupting it loses nothing
+and the next call resumes where it stopped.
 
-SQLite: contentless FTS5 table ``trace_fts`` (rowid = trace id). SQLite has one writer at a time and
-``traces`` is AUTOINCREMENT, so ids become visible in increasing order and are never reused: the
-watermark alone says what is pending. PostgreSQL: table ``trace_search`` with a GIN tsvector index;
-concurrent imports may commit ids out of order there, so pending traces are found by an anti-join
-(the watermark is still kept, as the highest id indexed).
+SQLite: contentless FTS5 table ``search.trace_fts`` (rowid = trace id) in the index file attached
+to every connection (:data:`annotator.store.database.SEARCH_FILE_SUFFIX`), its watermark in
+``search.search_state``. The indexer reads the traces in statements of their own and writes only
+the index file, so it never holds the database's write lock: a labeler's save never waits for it.
+SQLite has one writer at a time and ``traces`` is AUTOINCREMENT, so ids become visible in
+increasing order and are never reused: the watermark alone says what is pending. The watermark
+also names its trace, so an index file that belongs to another copy of the database is noticed
+and rebuilt. PostgreSQL: table ``trace_search`` with a GIN tsvector index; concurrent imports may
+commit ids out of order there, so pending traces are found by an anti-join (the watermark, in
+``app_state``, is the highest id indexed).
 
 Results are unranked and ordered by trace id with keyset pagination: ranking every hit costs
 seconds on common words, the first page of an unranked search costs well under a millisecond."""
@@ -20,14 +25,13 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
@@ -35,10 +39,9 @@ from sqlalchemy.sql.elements import TextClause
 from annotator.gcpause import long_lived_frozen
 from annotator.store.checkpoint import checkpoints_beside
 from annotator.store.codec import search_text_of
-from annotator.store.database import Database
+from annotator.store.database import SEARCH_SCHEMA, Database
 from annotator.store.errors import SearchTooBroadError
 from annotator.store.models import AppState, TraceRow
-from annotator.store.trace_writer import import_tuning
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +127,8 @@ def search_trace_ids(
     params: dict[str, Any] = {"pid": project_id, "after": after_id, "limit": limit}
     if _is_sqlite(session):
         sql = text(
-            "SELECT trace_fts.rowid FROM trace_fts JOIN traces ON traces.id = trace_fts.rowid "
+            "SELECT trace_fts.rowid FROM search.trace_fts "
+            "JOIN traces ON traces.id = trace_fts.rowid "
             "WHERE trace_fts MATCH :q AND trace_fts.rowid > :after AND traces.project_id = :pid "
             "ORDER BY trace_fts.rowid LIMIT :limit"
         )
@@ -179,8 +183,43 @@ def _pg_with_deadline(
 _TOO_BROAD = "the search is too broad to finish in time; use longer words or fewer *"
 
 
+@dataclass(frozen=True)
+class _IndexState:
+    """The SQLite watermark as stored, and whether it still names the same trace."""
+
+    upto: int
+    trace: str
+    valid: bool
+
+
+_STATE_SQL = (
+    "SELECT s.indexed_upto, s.indexed_trace, s.indexed_upto = 0 OR coalesce(s.indexed_trace = "
+    "(SELECT t.project_id || ':' || t.uid FROM traces t WHERE t.id = s.indexed_upto), 0) "
+    "FROM search.search_state s WHERE s.id = 1"
+)
+
+
+def _sqlite_state(conn: Connection | Session) -> _IndexState:
+    row = conn.execute(text(_STATE_SQL)).first()
+    if row is None:
+        return _IndexState(0, "", True)
+    return _IndexState(int(row[0]), str(row[1]), bool(row[2]))
+
+
+def _stored_state(conn: Connection) -> tuple[int, str]:
+    """The watermark row alone (reads nothing of the database file)."""
+    row = conn.execute(
+        text("SELECT indexed_upto, indexed_trace FROM search.search_state WHERE id = 1")
+    ).first()
+    return (0, "") if row is None else (int(row[0]), str(row[1]))
+
+
 def indexed_upto(session: Session) -> int:
-    """The watermark: every trace id up to it is in the index (SQLite), or the highest id indexed."""
+    """The watermark: every trace id up to it is in the index (SQLite; 0 when the index belongs
+    to another copy of the database and will be rebuilt), or the highest id indexed."""
+    if _is_sqlite(session):
+        state = _sqlite_state(session)
+        return state.upto if state.valid else 0
     value = session.get(AppState, WATERMARK_KEY)
     return int(value.value) if value is not None else 0
 
@@ -226,32 +265,57 @@ def index_pending(
         progress(0, total)
     if total == 0:
         return 0  # nothing to open a connection and a checkpoint thread for
-    # One connection for the whole run, with the import's larger page cache and the WAL
-    # checkpoints on a thread beside it (FTS5 writes its segments at each commit): indexing
-    # 200 MB of traces 3.9 -> 3.6 s, its commits 1.0 -> 0.65 s (measured).
+    if db.is_sqlite:
+        batches = _sqlite_batches(db, batch_size, commit_chars, cancel)
+    else:
+        batches = _pg_batches(db, batch_size, commit_chars, cancel)
+    for indexed in batches:
+        done += indexed
+        if progress is not None:
+            progress(done, max(total, done))
+    return done
+
+
+INDEX_CACHE_KIB = 64 * 1024
+"""Page cache of the index file while indexing (FTS5 merges segments it has just written)."""
+
+
+def _sqlite_batches(
+    db: Database, batch_size: int, commit_chars: int, cancel: threading.Event | None
+) -> Iterator[int]:
+    """Committed batches, as counts. One connection for the whole run, with the index file's
+    WAL checkpoints on a thread beside it (FTS5 writes its segments at each commit): indexing
+    200 MB of traces 3.9 -> 3.6 s, its commits 1.0 -> 0.65 s (measured)."""
     with (
         db.engine.connect() as conn,
-        import_tuning(conn),
-        checkpoints_beside(conn) as checkpointer,
+        checkpoints_beside(conn, SEARCH_SCHEMA) as checkpointer,
         ThreadPoolExecutor(1, thread_name_prefix="index-reader") as pool,
     ):
+        conn.exec_driver_sql(f"PRAGMA {SEARCH_SCHEMA}.cache_size=-{INDEX_CACHE_KIB}")
+        conn.commit()
+        _tune_index(conn)
         read_ahead = _ReadAhead(db, batch_size, pool)
-        if db.is_sqlite:
-            _tune_index(conn)
         while cancel is None or not cancel.is_set():
-            with Session(bind=conn) as session, session.begin():
-                if db.is_sqlite:
-                    indexed = _sqlite_transaction(session, read_ahead, commit_chars)
-                else:
-                    indexed = _pg_transaction(session, batch_size, commit_chars)
+            indexed = _sqlite_transaction(conn, read_ahead, commit_chars)
+            if indexed is None:
+                continue  # another indexer moved the watermark, or the index was reset
             if checkpointer is not None:
                 checkpointer.after_commit()
             if indexed == 0:
-                break
-            done += indexed
-            if progress is not None:
-                progress(done, max(total, done))
-    return done
+                return
+            yield indexed
+
+
+def _pg_batches(
+    db: Database, batch_size: int, commit_chars: int, cancel: threading.Event | None
+) -> Iterator[int]:
+    with db.engine.connect() as conn:
+        while cancel is None or not cancel.is_set():
+            with Session(bind=conn) as session, session.begin():
+                indexed = _pg_transaction(session, batch_size, commit_chars)
+            if indexed == 0:
+                return
+            yield indexed
 
 
 FTS_AUTOMERGE = 8
@@ -269,17 +333,19 @@ _FTS_SETTINGS = {"automerge": FTS_AUTOMERGE, "hashsize": FTS_HASHSIZE}
 def _tune_index(conn: Connection) -> None:
     """Set :data:`FTS_AUTOMERGE` and :data:`FTS_HASHSIZE` on the index (FTS5 settings stored
     with it), once."""
+    current: dict[str, object] = dict(
+        conn.exec_driver_sql(
+            "SELECT k, v FROM search.trace_fts_config WHERE k IN ('automerge', 'hashsize')"
+        ).all()
+    )
+    conn.commit()
+    if all(current.get(key) == value for key, value in _FTS_SETTINGS.items()):
+        return
     with conn.begin():
-        current: dict[str, object] = dict(
-            conn.exec_driver_sql(
-                "SELECT k, v FROM trace_fts_config WHERE k IN ('automerge', 'hashsize')"
-            ).all()
-        )
         for key, value in _FTS_SETTINGS.items():
-            if current.get(key) != value:
-                conn.exec_driver_sql(
-                    f"INSERT INTO trace_fts(trace_fts, rank) VALUES ('{key}', {int(value)})"
-                )
+            conn.exec_driver_sql(
+                f"INSERT INTO search.trace_fts(trace_fts, rank) VALUES ('{key}', {int(value)})"
+            )
 
 
 @dataclass(frozen=True)
@@ -291,6 +357,8 @@ class _Chunk:
     chars: int
     last: int
     """The last id read (``after`` when nothing was)."""
+    last_trace: str
+    """That trace as the watermark names it, ``project_id:uid``."""
 
 
 class _ReadAhead:
@@ -317,7 +385,7 @@ class _ReadAhead:
     def _read(self, after: int) -> _Chunk:
         with self._db.engine.connect() as conn:
             rows = conn.execute(
-                select(TraceRow.id, TraceRow.turns_json)
+                select(TraceRow.id, TraceRow.turns_json, TraceRow.project_id, TraceRow.uid)
                 .where(TraceRow.id > after)
                 .order_by(TraceRow.id)
                 .limit(self.batch_size)
@@ -326,15 +394,17 @@ class _ReadAhead:
             {"id": row[0], "text": _indexable_text(row[0], row[1])} for row in rows
         ]
         chars = sum(len(entry["text"]) for entry in entries)
-        return _Chunk(after, entries, chars, int(rows[-1][0]) if rows else after)
+        if not rows:
+            return _Chunk(after, entries, chars, after, "")
+        last = rows[-1]
+        return _Chunk(after, entries, chars, int(last[0]), f"{last[2]}:{last[3]}")
 
 
 def _lock_watermark(session: Session) -> int:
-    """The watermark, locked: the first statement is a write, so on SQLite it takes the write
-    lock (waiting for the busy timeout) before anything is read; on PostgreSQL the row lock
-    makes a second indexer wait."""
-    insert = sqlite_insert if _is_sqlite(session) else pg_insert
-    session.execute(insert(AppState).values(key=WATERMARK_KEY, value="0").on_conflict_do_nothing())
+    """PostgreSQL's watermark, locked: the row lock makes a second indexer wait."""
+    session.execute(
+        pg_insert(AppState).values(key=WATERMARK_KEY, value="0").on_conflict_do_nothing()
+    )
     return int(
         session.scalars(
             select(AppState.value).where(AppState.key == WATERMARK_KEY).with_for_update()
@@ -346,30 +416,66 @@ def _set_watermark(session: Session, value: int) -> None:
     session.execute(update(AppState).where(AppState.key == WATERMARK_KEY).values(value=str(value)))
 
 
-def _sqlite_transaction(session: Session, read_ahead: _ReadAhead, commit_chars: int) -> int:
+def _sqlite_transaction(conn: Connection, read_ahead: _ReadAhead, commit_chars: int) -> int | None:
     """Index chunks of traces after the watermark until ``commit_chars`` characters are in or
-    none are left; returns how many traces.
+    none are left; returns how many traces, or None when the watermark changed meanwhile (the
+    caller reads it again).
 
     Each commit writes one FTS5 segment: 200-trace commits wrote 41 segments for 200 MB and
     merged them, 2.7 s of indexing against 2.4 s with 32 MB of text per commit, for 8 MB more
-    peak memory (measured). Holding the write lock means no trace can appear or vanish, so the
-    chunks read ahead on another connection are exactly the next ones."""
-    mark = top = _lock_watermark(session)
-    indexed = chars = 0
-    while True:
-        chunk = read_ahead.take(top)
-        if chunk.entries:
-            session.execute(
-                text("INSERT INTO trace_fts(rowid, text) VALUES (:id, :text)"), chunk.entries
+    peak memory (measured). Traces committed meanwhile have higher ids, so the chunks read ahead
+    on another connection are the next ones whatever an import does."""
+    state = _sqlite_state(conn)
+    conn.commit()
+    with conn.begin():
+        _take_index_lock(conn)
+        if _stored_state(conn) != (state.upto, state.trace):
+            return None
+        if not state.valid:
+            log.warning("the search index belongs to another copy of the database: rebuilding")
+            _clear_sqlite_index(conn)
+            return None
+        top, trace = state.upto, state.trace
+        indexed = chars = 0
+        while True:
+            chunk = read_ahead.take(top)
+            if chunk.entries:
+                conn.execute(
+                    text("INSERT INTO search.trace_fts(rowid, text) VALUES (:id, :text)"),
+                    chunk.entries,
+                )
+                indexed += len(chunk.entries)
+                chars += chunk.chars
+                top, trace = chunk.last, chunk.last_trace
+            if len(chunk.entries) < read_ahead.batch_size or chars >= commit_chars:
+                break
+        if indexed:
+            conn.execute(
+                text(
+                    "UPDATE search.search_state SET indexed_upto = :upto, indexed_trace = :trace "
+                    "WHERE id = 1"
+                ),
+                {"upto": top, "trace": trace},
             )
-            indexed += len(chunk.entries)
-            chars += chunk.chars
-            top = chunk.last
-        if len(chunk.entries) < read_ahead.batch_size or chars >= commit_chars:
-            break
-    if top != mark:
-        _set_watermark(session, top)
     return indexed
+
+
+def _take_index_lock(conn: Connection | Session) -> None:
+    """A first statement that writes the index file takes its write lock, not the database's
+    (a second indexer waits here); it also makes sure the watermark row exists."""
+    conn.execute(
+        text(
+            "INSERT OR IGNORE INTO search.search_state (id, indexed_upto, indexed_trace) "
+            "VALUES (1, 0, '')"
+        )
+    )
+
+
+def _clear_sqlite_index(conn: Connection | Session) -> None:
+    conn.execute(text("INSERT INTO search.trace_fts(trace_fts) VALUES ('delete-all')"))
+    conn.execute(
+        text("UPDATE search.search_state SET indexed_upto = 0, indexed_trace = '' WHERE id = 1")
+    )
 
 
 def _pg_transaction(session: Session, batch_size: int, commit_chars: int) -> int:
@@ -421,7 +527,10 @@ def remove_from_index(session: Session, trace_ids: Iterable[int]) -> int:
         ).all()
         if rows:
             session.execute(
-                text("INSERT INTO trace_fts(trace_fts, rowid, text) VALUES ('delete', :id, :text)"),
+                text(
+                    "INSERT INTO search.trace_fts(trace_fts, rowid, text) "
+                    "VALUES ('delete', :id, :text)"
+                ),
                 [{"id": row[0], "text": _indexable_text(row[0], row[1])} for row in rows],
             )
         removed += len(rows)
@@ -432,16 +541,17 @@ def reset_index(session: Session) -> None:
     """Empty the index and its watermark; the next ``index_pending`` rebuilds it from scratch.
     The way out when traces were deleted without ``remove_from_index`` (e.g. by a cascade)."""
     if _is_sqlite(session):
-        session.execute(text("INSERT INTO trace_fts(trace_fts) VALUES ('delete-all')"))
-    else:
-        session.execute(text("DELETE FROM trace_search"))
+        _take_index_lock(session)
+        _clear_sqlite_index(session)
+        return
+    session.execute(text("DELETE FROM trace_search"))
     session.execute(delete(AppState).where(AppState.key == WATERMARK_KEY))
 
 
 def stale_index_entries(session: Session) -> int:
     """Index entries whose trace no longer exists (deleted without ``remove_from_index``)."""
     if _is_sqlite(session):
-        sql = "SELECT count(*) FROM trace_fts WHERE rowid NOT IN (SELECT id FROM traces)"
+        sql = "SELECT count(*) FROM search.trace_fts WHERE rowid NOT IN (SELECT id FROM traces)"
     else:
         sql = (
             "SELECT count(*) FROM trace_search s "

@@ -230,6 +230,7 @@ def work_build_big(db_path: Path, rows: int) -> dict[str, Any]:
     """A database of ``rows`` small traces, built with raw inserts (rows and search index)."""
     from annotator.services.projects import create_project
     from annotator.store.codec import search_text_of
+    from annotator.store.database import search_file_of
     from annotator.store.open import open_database
 
     db = open_database(f"sqlite:///{db_path}")
@@ -238,7 +239,9 @@ def work_build_big(db_path: Path, rows: int) -> dict[str, Any]:
     rng = random.Random(SEED)
     pool = TextPool(rng, chars=MB)
     conn = sqlite3.connect(db_path)
+    conn.execute("ATTACH DATABASE ? AS search", (search_file_of(str(db_path)),))
     conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA search.synchronous=OFF")
     conn.execute("PRAGMA cache_size=-131072")
     conn.execute(
         "INSERT INTO annotators (name, created_at) VALUES ('a1', '2026-01-01'), ('a2', '2026-01-01')"
@@ -289,7 +292,7 @@ def work_build_big(db_path: Path, rows: int) -> dict[str, Any]:
                 "turns_json, is_gold, imported_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 batch,
             )
-            conn.executemany("INSERT INTO trace_fts (rowid, text) VALUES (?, ?)", fts)
+            conn.executemany("INSERT INTO search.trace_fts (rowid, text) VALUES (?, ?)", fts)
         labels = [
             (
                 1,
@@ -309,9 +312,9 @@ def work_build_big(db_path: Path, rows: int) -> dict[str, Any]:
             labels,
         )
         conn.execute(
-            "INSERT INTO app_state (key, value) VALUES ('fts_indexed_upto', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (str(rows),),
+            "INSERT OR REPLACE INTO search.search_state (id, indexed_upto, indexed_trace) "
+            "VALUES (1, ?, ?)",
+            (rows, f"1:uid-{rows - 1}"),
         )
     seconds = time.perf_counter() - started
     conn.execute("ANALYZE")

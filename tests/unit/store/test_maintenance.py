@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from annotator.domain.trace import Block, BlockKind, Role, Turn
 from annotator.store.codec import encode_turns
-from annotator.store.database import Database
+from annotator.store.database import Database, search_file_of
 from annotator.store.errors import BackupError
 from annotator.store.maintenance import backup_database, check_database
 from annotator.store.models import Annotator, LabelRow, Project, TraceRow
@@ -184,7 +184,7 @@ def test_corrupt_index_is_reported(db: Database, db_path: Path) -> None:
 def test_damaged_search_index_is_reported(db: Database, db_path: Path) -> None:
     populate(db)
     index_pending(db)
-    conn = raw(db_path)
+    conn = raw(Path(search_file_of(str(db_path))))
     conn.execute("DELETE FROM trace_fts_data WHERE id > 10")
     conn.close()
     problems = check_database(db)

@@ -97,9 +97,11 @@ def test_new_database_is_created_at_head_with_parent_dirs(tmp_path: Path) -> Non
         assert path.is_file()
         assert current_revision(db) == head_revision()
         with db.engine.connect() as conn:
-            assert {"traces", "labels", "trace_fts"} <= set(inspect(conn).get_table_names())
+            assert {"traces", "labels"} <= set(inspect(conn).get_table_names())
+            assert "trace_fts" in inspect(conn).get_table_names(schema="search")
     finally:
         db.dispose()
+    assert path.with_name("new.sqlite3-search").is_file(), "the search index sits beside it"
     assert not backups.exists(), "nothing to back up in a new database"
 
 
