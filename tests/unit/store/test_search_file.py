@@ -17,7 +17,7 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from annotator.store.database import Database, make_engine, search_file_of
+from annotator.store.database import SQLITE_PAGE_SIZE, Database, make_engine, search_file_of
 from annotator.store.maintenance import backup_database
 from annotator.store.open import open_database
 from annotator.store.revisions import alembic_config
@@ -232,3 +232,12 @@ def test_revision_0004_moves_an_existing_index_without_reindexing(db_path: Path)
         assert mark == "3"
     finally:
         db.dispose()
+
+
+def test_the_index_file_has_the_database_page_size(db: Database, db_path: Path) -> None:
+    index = sqlite3.connect(search_file_of(str(db_path)))
+    try:
+        assert index.execute("PRAGMA page_size").fetchone() == (SQLITE_PAGE_SIZE,)
+        assert index.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        index.close()
