@@ -196,6 +196,55 @@ def work_import(source: Path, db_path: Path) -> dict[str, Any]:
     }
 
 
+def work_saves_during_import(source: Path, db_path: Path) -> dict[str, Any]:
+    """A labeler saving every 20 ms on its own connection while ``import_files`` runs: how long
+    each save waits, by phase (import, then the full-text index catching up)."""
+    import threading
+
+    from sqlalchemy import text
+
+    from annotator.services.importing import ImportProgress, import_files
+    from annotator.services.projects import create_project
+    from annotator.store.open import open_database
+
+    db = open_database(f"sqlite:///{db_path}")
+    create_project(db, "bench")
+    phase = {"now": "import"}
+    waits: dict[str, list[float]] = {"import": [], "index": []}
+    stop = threading.Event()
+
+    def on_progress(progress: ImportProgress) -> None:
+        phase["now"] = progress.phase
+
+    def saver() -> None:
+        while not stop.is_set():
+            now = phase["now"]
+            started = time.perf_counter()
+            with db.session() as session:
+                session.execute(text("UPDATE projects SET name = name"))
+            waits[now].append((time.perf_counter() - started) * 1000)
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=saver)
+    thread.start()
+    try:
+        import_files(
+            db, "bench", [source], reject_dir=db_path.parent / "rejects", progress=on_progress
+        )
+    finally:
+        stop.set()
+        thread.join()
+        db.dispose()
+    return {
+        name: {
+            "saves": len(w),
+            "p50_ms": statistics.median(w) if w else 0.0,
+            "max_ms": max(w, default=0.0),
+        }
+        for name, w in waits.items()
+    }
+
+
 def work_parse_only(source: Path, db_path: Path) -> dict[str, Any]:
     """Where (b)'s time goes: ``import_files`` with the trace inserts left out (reading,
     parsing, row building, batch rows and commits still run), so (b) minus this is roughly
@@ -408,6 +457,8 @@ def main(argv: list[str]) -> None:
         out = work_baseline(Path(rest[0]), Path(rest[1]))
     elif mode == "import":
         out = work_import(Path(rest[0]), Path(rest[1]))
+    elif mode == "saves":
+        out = work_saves_during_import(Path(rest[0]), Path(rest[1]))
     elif mode == "parse-only":
         out = work_parse_only(Path(rest[0]), Path(rest[1]))
     elif mode == "build-big":
@@ -486,6 +537,15 @@ def test_bench_import(tmp_path: Path) -> None:
     )
     print(
         f"  peak RSS of import: {small['rss_mb']:.0f} MB at {files['small'].stat().st_size / MB:.0f} MB, {max(r['rss_mb'] for r in runs_b):.0f} MB at {size_mb:.0f} MB (target < 300, flat; the largest of the runs)"
+    )
+
+    saves = _worker("saves", str(full), str(tmp_path / "saves.sqlite3"))
+    print(
+        "  a labeler's save (every 20 ms, own connection) waits: "
+        + "; ".join(
+            f"during the {name} p50 {w['p50_ms']:.0f} ms, max {w['max_ms']:.0f} ms ({w['saves']} saves)"
+            for name, w in saves.items()
+        )
     )
 
     big = tmp_path / "big.sqlite3"
