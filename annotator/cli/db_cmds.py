@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -62,11 +61,11 @@ def upgrade_cmd(ctx: click.Context) -> None:
 
 
 @db_group.command("backup")
-@click.argument("dest", type=click.Path(path_type=Path), metavar="PATH")
+@click.argument("dest", type=click.Path(), metavar="PATH")
 @click.pass_context
-def backup_cmd(ctx: click.Context, dest: Path) -> None:
-    """Copy the database to PATH (a file, or a directory to put a dated copy in) while it may be
-    in use. Its search index is copied beside it (PATH-search); without it a restored copy
+def backup_cmd(ctx: click.Context, dest: str) -> None:
+    """Copy the database to PATH (a file, or a directory to put a dated copy in; a PATH ending
+    in / is created as one) while it may be in use. Its search index is copied beside it (PATH-search); without it a restored copy
     rebuilds its index at the next import."""
     from annotator.store.database import search_file_of
     from annotator.store.errors import StoreError

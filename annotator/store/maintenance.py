@@ -36,7 +36,7 @@ _TRACE_CHILDREN = (
 """Tables whose rows carry both ``trace_id`` and ``project_id``; the two must agree."""
 
 
-def backup_database(db: Database, dest: Path, *, overwrite: bool = False) -> Path:
+def backup_database(db: Database, dest: Path | str, *, overwrite: bool = False) -> Path:
     """Copy a SQLite database to ``dest`` (a file, or a folder to put a dated copy in) with the
     online backup API, so the copy is consistent even while the app writes. Refuses to replace an
     existing file unless ``overwrite``; the copy appears only when complete. Returns its path.
@@ -50,7 +50,13 @@ def backup_database(db: Database, dest: Path, *, overwrite: bool = False) -> Pat
             "(e.g. pg_dump --format=custom --file=annotator.dump DBNAME)"
         )
     source = sqlite_path(make_url(db.url))
+    wants_folder = isinstance(dest, str) and dest.endswith(("/", os.sep))
     dest = Path(dest).expanduser()
+    if wants_folder:  # "backups/" that does not exist yet: a folder, not a file named backups
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackupError(f"cannot create {dest}: {exc.strerror}") from exc
     if dest.is_dir():
         stem = source.stem if source is not None else "annotator"
         dest = dest / f"{stem}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.sqlite3"

@@ -99,6 +99,15 @@ def test_backup_into_a_folder_gets_a_dated_name(db: Database, tmp_path: Path) ->
     assert dest.name.startswith("annotator-") and dest.suffix == ".sqlite3"
 
 
+def test_backup_into_a_new_folder_named_with_a_trailing_slash(db: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "usb" / "backups"
+    dest = backup_database(db, f"{folder}/")
+    assert folder.is_dir(), "created as a folder, not a file named backups"
+    assert dest.parent == folder.resolve()
+    assert dest.name.startswith("annotator-") and dest.suffix == ".sqlite3"
+    assert dest.with_name(dest.name + "-search").is_file()
+
+
 def test_backup_onto_the_database_itself_is_refused(db: Database, db_path: Path) -> None:
     with pytest.raises(BackupError, match="database itself"):
         backup_database(db, db_path, overwrite=True)
