@@ -292,19 +292,26 @@ def _sqlite_batches(
         checkpoints_beside(conn, SEARCH_SCHEMA) as checkpointer,
         ThreadPoolExecutor(1, thread_name_prefix="index-reader") as pool,
     ):
+        before = conn.exec_driver_sql(f"PRAGMA {SEARCH_SCHEMA}.cache_size").scalar()
         conn.exec_driver_sql(f"PRAGMA {SEARCH_SCHEMA}.cache_size=-{INDEX_CACHE_KIB}")
         conn.commit()
-        _tune_index(conn)
-        read_ahead = _ReadAhead(db, batch_size, pool)
-        while cancel is None or not cancel.is_set():
-            indexed = _sqlite_transaction(conn, read_ahead, commit_chars)
-            if indexed is None:
-                continue  # another indexer moved the watermark, or the index was reset
-            if checkpointer is not None:
-                checkpointer.after_commit()
-            if indexed == 0:
-                return
-            yield indexed
+        try:
+            _tune_index(conn)
+            read_ahead = _ReadAhead(db, batch_size, pool)
+            while cancel is None or not cancel.is_set():
+                indexed = _sqlite_transaction(conn, read_ahead, commit_chars)
+                if indexed is None:
+                    continue  # another indexer moved the watermark, or the index was reset
+                if checkpointer is not None:
+                    checkpointer.after_commit()
+                if indexed == 0:
+                    return
+                yield indexed
+        finally:  # the pooled connection goes back with its usual cache
+            if conn.in_transaction():
+                conn.rollback()
+            conn.exec_driver_sql(f"PRAGMA {SEARCH_SCHEMA}.cache_size={int(before or -2000)}")
+            conn.commit()
 
 
 def _pg_batches(
