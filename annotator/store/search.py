@@ -358,9 +358,8 @@ def _tune_index(conn: Connection) -> None:
 
 @dataclass(frozen=True)
 class _Chunk:
-    """Traces after id ``after`` with their text, read ahead of the index."""
+    """The next traces with their text, read ahead of the index."""
 
-    after: int
     entries: list[dict[str, Any]]
     chars: int
     last: int
@@ -403,9 +402,9 @@ class _ReadAhead:
         ]
         chars = sum(len(entry["text"]) for entry in entries)
         if not rows:
-            return _Chunk(after, entries, chars, after, "")
+            return _Chunk(entries, chars, after, "")
         last = rows[-1]
-        return _Chunk(after, entries, chars, int(last[0]), f"{last[2]}:{last[3]}")
+        return _Chunk(entries, chars, int(last[0]), f"{last[2]}:{last[3]}")
 
 
 def _lock_watermark(session: Session) -> int:

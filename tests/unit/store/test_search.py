@@ -16,10 +16,9 @@ from annotator.store import search as search_module
 from annotator.store.codec import encode_turns
 from annotator.store.database import Database
 from annotator.store.errors import SearchTooBroadError
-from annotator.store.models import AppState, Project, TraceRow
+from annotator.store.models import Project, TraceRow
 from annotator.store.open import open_database
 from annotator.store.search import (
-    WATERMARK_KEY,
     index_pending,
     indexed_upto,
     parse_query,
@@ -354,7 +353,7 @@ def test_cascade_delete_leaves_stale_entries_that_reset_clears(db: Database) -> 
     assert search(db, other, "orphaned") == [kept]
     with db.session() as s:
         reset_index(s)
-        assert s.get(AppState, WATERMARK_KEY) is None
+        assert indexed_upto(s) == 0
         assert unindexed_count(s) == 1
     assert index_pending(db) == 1
     with db.session() as s:
