@@ -65,9 +65,9 @@ def upgrade_cmd(ctx: click.Context) -> None:
 @click.pass_context
 def backup_cmd(ctx: click.Context, dest: str) -> None:
     """Copy the database to PATH (a file, or a directory to put a dated copy in; a PATH ending
-    in / is created as one) while it may be in use. Its search index is copied beside it (PATH-search); without it a restored copy
-    rebuilds its index at the next import."""
-    from annotator.store.database import search_file_of
+    in / is created as one) while it may be in use. Its search index files are copied beside it
+    (PATH-search, PATH-search1); without them a restored copy rebuilds its index."""
+    from annotator.store.database import search_files_of
     from annotator.store.errors import StoreError
     from annotator.store.maintenance import backup_database
 
@@ -76,7 +76,8 @@ def backup_cmd(ctx: click.Context, dest: str) -> None:
         written = backup_database(db, dest)
     except StoreError as exc:
         raise CliError(str(exc)) from None
-    out().print(escape(f"Backed up to {written} (search index: {search_file_of(str(written))})"))
+    index = ", ".join(search_files_of(str(written)))
+    out().print(escape(f"Backed up to {written} (search index: {index})"))
 
 
 @db_group.command("check")

@@ -16,7 +16,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 
-from annotator.store.database import SEARCH_SCHEMA, Database, search_file_of
+from annotator.store.database import SEARCH_SHARD_LIST, Database, search_file_of
 from annotator.store.errors import BackupError
 from annotator.store.open import one_line, online_backup, sqlite_path
 from annotator.store.revisions import head_revision, revision_of
@@ -41,8 +41,9 @@ def backup_database(db: Database, dest: Path | str, *, overwrite: bool = False) 
     online backup API, so the copy is consistent even while the app writes. Refuses to replace an
     existing file unless ``overwrite``; the copy appears only when complete. Returns its path.
 
-    The search index goes beside it (``<dest>-search``), so a restored copy is searchable at
-    once; a copy restored without it has its index rebuilt from the traces."""
+    The search index files go beside it (``<dest>-search``, ``<dest>-search1``), so a restored
+    copy is searchable at once; a copy restored without them has its index rebuilt from the
+    traces."""
     if not db.is_sqlite:
         url = make_url(db.url).render_as_string(hide_password=True)
         raise BackupError(
@@ -65,8 +66,8 @@ def backup_database(db: Database, dest: Path | str, *, overwrite: bool = False) 
         raise BackupError(f"{dest} is the database itself; choose another file")
     if dest.exists() and not overwrite:
         raise BackupError(f"{dest} already exists; choose another name or allow overwriting")
-    index = Path(search_file_of(str(dest)))
-    for schema, target in ((SEARCH_SCHEMA, index), ("main", dest)):
+    copies = [(s.schema, Path(search_file_of(str(dest), s))) for s in SEARCH_SHARD_LIST]
+    for schema, target in [*copies, ("main", dest)]:
         partial = target.with_name(f".{target.name}.partial")
         partial.unlink(missing_ok=True)
         try:
@@ -171,12 +172,17 @@ def _project_mismatches(conn: Connection) -> list[str]:
 
 
 def _fts_structure(db: Database) -> list[str]:
-    """FTS5's own structure check (a contentless index cannot be compared with the text)."""
-    try:
-        with db.session() as session:
-            session.execute(
-                text("INSERT INTO search.trace_fts(trace_fts, rank) VALUES ('integrity-check', 0)")
-            )
-    except DBAPIError as exc:
-        return [f"the search index is damaged ({one_line(exc)}); reset the search index"]
+    """FTS5's own structure check of every index file (a contentless index cannot be compared
+    with the text)."""
+    for shard in SEARCH_SHARD_LIST:
+        try:
+            with db.session() as session:
+                session.execute(
+                    text(
+                        f"INSERT INTO {shard.schema}.trace_fts(trace_fts, rank) "
+                        "VALUES ('integrity-check', 0)"
+                    )
+                )
+        except DBAPIError as exc:
+            return [f"the search index is damaged ({one_line(exc)}); reset the search index"]
     return []

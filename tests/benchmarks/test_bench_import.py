@@ -279,7 +279,7 @@ def work_build_big(db_path: Path, rows: int) -> dict[str, Any]:
     """A database of ``rows`` small traces, built with raw inserts (rows and search index)."""
     from annotator.services.projects import create_project
     from annotator.store.codec import search_text_of
-    from annotator.store.database import search_file_of
+    from annotator.store.database import SEARCH_SHARD_LIST, search_file_of
     from annotator.store.open import open_database
 
     db = open_database(f"sqlite:///{db_path}")
@@ -288,9 +288,10 @@ def work_build_big(db_path: Path, rows: int) -> dict[str, Any]:
     rng = random.Random(SEED)
     pool = TextPool(rng, chars=MB)
     conn = sqlite3.connect(db_path)
-    conn.execute("ATTACH DATABASE ? AS search", (search_file_of(str(db_path)),))
     conn.execute("PRAGMA synchronous=OFF")
-    conn.execute("PRAGMA search.synchronous=OFF")
+    for shard in SEARCH_SHARD_LIST:
+        conn.execute(f"ATTACH DATABASE ? AS {shard.schema}", (search_file_of(str(db_path), shard),))
+        conn.execute(f"PRAGMA {shard.schema}.synchronous=OFF")
     conn.execute("PRAGMA cache_size=-131072")
     conn.execute(
         "INSERT INTO annotators (name, created_at) VALUES ('a1', '2026-01-01'), ('a2', '2026-01-01')"
@@ -341,7 +342,11 @@ def work_build_big(db_path: Path, rows: int) -> dict[str, Any]:
                 "turns_json, is_gold, imported_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 batch,
             )
-            conn.executemany("INSERT INTO search.trace_fts (rowid, text) VALUES (?, ?)", fts)
+            for shard in SEARCH_SHARD_LIST:  # shard k: the traces whose id % shards == k
+                conn.executemany(
+                    f"INSERT INTO {shard.schema}.trace_fts (rowid, text) VALUES (?, ?)",
+                    [entry for entry in fts if entry[0] % len(SEARCH_SHARD_LIST) == shard.number],
+                )
         labels = [
             (
                 1,
@@ -360,11 +365,12 @@ def work_build_big(db_path: Path, rows: int) -> dict[str, Any]:
             "VALUES (?,?,?,?,?,?,0,1,0,?)",
             labels,
         )
-        conn.execute(
-            "INSERT OR REPLACE INTO search.search_state (id, indexed_upto, indexed_trace) "
-            "VALUES (1, ?, ?)",
-            (rows, f"1:uid-{rows - 1}"),
-        )
+        for shard in SEARCH_SHARD_LIST:
+            conn.execute(
+                f"INSERT OR REPLACE INTO {shard.schema}.search_state "
+                "(id, indexed_upto, indexed_trace) VALUES (1, ?, ?)",
+                (rows, f"1:uid-{rows - 1}"),
+            )
     seconds = time.perf_counter() - started
     conn.execute("ANALYZE")
     conn.close()

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from annotator.domain.trace import Block, BlockKind, Role, Turn
 from annotator.store.codec import encode_turns
-from annotator.store.database import Database, search_file_of
+from annotator.store.database import SEARCH_SHARD_LIST, Database, SearchShard, search_file_of
 from annotator.store.errors import BackupError
 from annotator.store.maintenance import backup_database, check_database
 from annotator.store.models import Annotator, LabelRow, Project, TraceRow
@@ -106,6 +106,7 @@ def test_backup_into_a_new_folder_named_with_a_trailing_slash(db: Database, tmp_
     assert dest.parent == folder.resolve()
     assert dest.name.startswith("annotator-") and dest.suffix == ".sqlite3"
     assert dest.with_name(dest.name + "-search").is_file()
+    assert dest.with_name(dest.name + "-search1").is_file()
 
 
 def test_backup_onto_the_database_itself_is_refused(db: Database, db_path: Path) -> None:
@@ -190,10 +191,11 @@ def test_corrupt_index_is_reported(db: Database, db_path: Path) -> None:
     assert any("ix_labels_verdict" in p for p in problems)
 
 
-def test_damaged_search_index_is_reported(db: Database, db_path: Path) -> None:
+@pytest.mark.parametrize("shard", SEARCH_SHARD_LIST, ids=lambda shard: shard.schema)
+def test_damaged_search_index_is_reported(db: Database, db_path: Path, shard: SearchShard) -> None:
     populate(db)
     index_pending(db)
-    conn = raw(Path(search_file_of(str(db_path))))
+    conn = raw(Path(search_file_of(str(db_path), shard)))
     conn.execute("DELETE FROM trace_fts_data WHERE id > 10")
     conn.close()
     problems = check_database(db)

@@ -99,9 +99,11 @@ def test_new_database_is_created_at_head_with_parent_dirs(tmp_path: Path) -> Non
         with db.engine.connect() as conn:
             assert {"traces", "labels"} <= set(inspect(conn).get_table_names())
             assert "trace_fts" in inspect(conn).get_table_names(schema="search")
+            assert "trace_fts" in inspect(conn).get_table_names(schema="search1")
     finally:
         db.dispose()
     assert path.with_name("new.sqlite3-search").is_file(), "the search index sits beside it"
+    assert path.with_name("new.sqlite3-search1").is_file(), "with its second shard"
     assert not backups.exists(), "nothing to back up in a new database"
 
 

@@ -3,6 +3,7 @@ prefixes, phrases, one project's hits only, removal from a contentless index."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from annotator.domain.trace import Block, BlockKind, Role, Turn
 from annotator.store import search as search_module
 from annotator.store.codec import encode_turns
-from annotator.store.database import Database
+from annotator.store.database import SEARCH_SHARD_LIST, SEARCH_SHARDS, Database
 from annotator.store.errors import SearchTooBroadError
 from annotator.store.models import Project, TraceRow
 from annotator.store.open import open_database
@@ -42,6 +43,16 @@ def add_project(session: Session, name: str) -> int:
     session.add(project)
     session.flush()
     return project.id
+
+
+def check_index(db: Database) -> None:
+    """FTS5's own structure check of every index file."""
+    with db.engine.connect() as conn:
+        for shard in SEARCH_SHARD_LIST:
+            conn.exec_driver_sql(
+                f"INSERT INTO {shard.schema}.trace_fts(trace_fts, rank) "
+                "VALUES ('integrity-check', 0)"
+            )
 
 
 def add_trace(session: Session, project_id: int, uid: str, answer: str, reasoning: str = "") -> int:
@@ -231,17 +242,23 @@ def test_resume_after_interruption(db: Database) -> None:
         if done >= 20:
             cancel.set()
 
-    assert index_pending(db, batch_size=10, progress=progress, cancel=cancel) == 20
-    assert seen == [(0, 50), (10, 50), (20, 50)]
+    # Each shard stops after the transaction it is in when the cancel comes.
+    done = index_pending(db, batch_size=10, progress=progress, cancel=cancel)
+    assert 20 <= done < 50
+    assert seen[0] == (0, 50) and seen[-1] == (done, 50)
+    assert all(a[0] < b[0] for a, b in itertools.pairwise(seen))
+    found = search(db, pid, "common", limit=100)
+    assert len(found) == done and set(found) <= set(ids)
     with db.session() as s:
-        assert indexed_upto(s) == ids[19]
-        assert unindexed_count(s) == 30
-    assert search(db, pid, "common", limit=100) == ids[:20]
+        upto = indexed_upto(s)
+        assert unindexed_count(s) == 50 - done
+    assert ids[0] <= upto < ids[-1]
+    assert set(range(ids[0], upto + 1)) <= set(found), "everything up to the watermark"
 
     # New traces arriving between runs are picked up too.
     with db.session() as s:
         late = add_trace(s, pid, "late", "common latecomer")
-    assert index_pending(db, batch_size=10) == 31
+    assert index_pending(db, batch_size=10) == 51 - done
     assert search(db, pid, "common", limit=100) == [*ids, late]
     assert search(db, pid, "word49") == [ids[49]]
 
@@ -255,10 +272,13 @@ def test_the_index_merges_its_segments_less_often_and_stays_whole(db: Database) 
         ids = [add_trace(s, pid, f"t{i}", f"merged segment{i}") for i in range(40)]
     assert index_pending(db, batch_size=1) == 40
     with db.engine.connect() as conn:
-        settings = dict(conn.exec_driver_sql("SELECT k, v FROM trace_fts_config").all())
-        assert settings["automerge"] == search_module.FTS_AUTOMERGE
-        assert settings["hashsize"] == search_module.FTS_HASHSIZE
-        conn.exec_driver_sql("INSERT INTO trace_fts(trace_fts, rank) VALUES ('integrity-check', 0)")
+        for shard in SEARCH_SHARD_LIST:
+            settings = dict(
+                conn.exec_driver_sql(f"SELECT k, v FROM {shard.schema}.trace_fts_config").all()
+            )
+            assert settings["automerge"] == search_module.FTS_AUTOMERGE
+            assert settings["hashsize"] == search_module.FTS_HASHSIZE
+    check_index(db)
     assert search(db, pid, "merged", limit=100) == ids
     assert search(db, pid, '"merged segment39"') == [ids[39]]
     # Set once: a second run leaves the setting (and the index) as they are.
@@ -271,29 +291,30 @@ def test_the_index_merges_its_segments_less_often_and_stays_whole(db: Database) 
 def test_a_crash_mid_batch_leaves_the_watermark_behind(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The watermark moves in the batch's transaction: a crash mid-batch re-does the batch."""
+    """A watermark moves in its batch's transaction: a crash mid-batch re-does the batch, and
+    stops the other shards after their current batch."""
     with db.session() as s:
         pid = add_project(s, "p")
-        ids = [add_trace(s, pid, f"t{i}", "word") for i in range(5)]
-    calls = 0
+        ids = [add_trace(s, pid, f"t{i}", f"word number{i}") for i in range(12)]
     real = search_module.search_text_of
 
-    def crash_on_fourth(turns_json: bytes) -> str:
-        nonlocal calls
-        calls += 1
-        if calls == 4:
+    def crash_on_the_seventh(turns_json: bytes) -> str:
+        if b"number6" in turns_json:
             raise RuntimeError("power cut")
         return real(turns_json)
 
-    monkeypatch.setattr(search_module, "search_text_of", crash_on_fourth)
+    monkeypatch.setattr(search_module, "search_text_of", crash_on_the_seventh)
     with pytest.raises(RuntimeError, match="power cut"):
         index_pending(db, batch_size=3)
+    found = search(db, pid, "word", limit=100)
+    assert ids[6] not in found
     with db.session() as s:
-        assert indexed_upto(s) == ids[2]
-    assert search(db, pid, "word") == ids[:3]
+        assert indexed_upto(s) < ids[6]
+        assert unindexed_count(s) == 12 - len(found)
     monkeypatch.setattr(search_module, "search_text_of", real)
-    assert index_pending(db, batch_size=3) == 2
-    assert search(db, pid, "word") == ids
+    assert index_pending(db, batch_size=3) == 12 - len(found)
+    assert search(db, pid, "word", limit=100) == ids
+    check_index(db)
 
 
 def test_unreadable_row_does_not_block_the_index(
@@ -420,7 +441,8 @@ def test_one_transaction_takes_chunks_until_its_share_of_text(db: Database) -> N
         db, batch_size=10, commit_chars=10**9, progress=lambda d, t: seen.append((d, t))
     )
     assert indexed == 50
-    assert seen == [(0, 50), (50, 50)], "one commit for all five chunks"
+    assert seen == [(0, 50), (25, 50), (50, 50)], "one commit per shard for all five chunks"
+    assert SEARCH_SHARDS == 2 and ids == list(range(ids[0], ids[0] + 50))
     with db.session() as s:
         assert indexed_upto(s) == ids[-1]
     assert search(db, pid, "grouped", limit=100) == ids
@@ -432,13 +454,20 @@ def test_one_transaction_takes_chunks_until_its_share_of_text(db: Database) -> N
         index_pending(db, batch_size=10, commit_chars=1, progress=lambda d, t: seen.append((d, t)))
         == 25
     )
-    assert seen == [(0, 25), (10, 25), (20, 25), (25, 25)]
+    # Chunks of ten traces, each shard indexing its own five (or fewer at the end).
+    steps = sorted(b[0] - a[0] for a, b in itertools.pairwise(seen))
+    per_shard = sorted(
+        sum(1 for i in late[k : k + 10] if i % 2 == p) for k in (0, 10, 20) for p in (0, 1)
+    )
+    assert steps == [n for n in per_shard if n]
+    assert seen[-1] == (25, 25)
     assert search(db, pid, "late", limit=100) == late
 
 
 def test_chunks_read_ahead_are_dropped_when_another_indexer_moved_on(db: Database) -> None:
-    """Between two commits another indexer indexes everything: the chunk read ahead for the
-    old watermark must not be indexed a second time."""
+    """Between two commits another indexer indexes everything: the chunks read ahead for the
+    old watermarks must not be indexed a second time. (The first indexer's shards go on while
+    the second runs, so the two share the work; each trace is indexed by exactly one.)"""
     with db.session() as s:
         pid = add_project(s, "p")
         ids = [add_trace(s, pid, f"t{i}", f"shared word{i}") for i in range(50)]
@@ -448,11 +477,10 @@ def test_chunks_read_ahead_are_dropped_when_another_indexer_moved_on(db: Databas
         if done == 10 and not inner:
             inner.append(index_pending(db, batch_size=10))
 
-    assert index_pending(db, batch_size=10, progress=other_indexer_runs) == 10
-    assert inner == [40]
+    outer = index_pending(db, batch_size=10, progress=other_indexer_runs)
+    assert inner and outer + inner[0] == 50
     assert search(db, pid, "shared", limit=100) == ids, "every trace exactly once"
-    with db.engine.connect() as conn:
-        conn.exec_driver_sql("INSERT INTO trace_fts(trace_fts, rank) VALUES ('integrity-check', 0)")
+    check_index(db)
     with db.session() as s:
         assert remove_from_index(s, ids[10:20]) == 10
     assert search(db, pid, "shared", limit=100) == ids[:10] + ids[20:]
