@@ -530,12 +530,14 @@ class _Writer:
                         future.set_exception(self._error)
                         continue
                     try:
-                        future.set_result(fn(conn))
+                        value = fn(conn)
+                        if checkpointer is not None:
+                            checkpointer.after_commit()
                     except BaseException as exc:
                         self._error = exc
                         future.set_exception(exc)
-                    if checkpointer is not None:
-                        checkpointer.after_commit()
+                    else:
+                        future.set_result(value)
                 if conn.in_transaction():
                     conn.rollback()
         except BaseException as exc:
@@ -543,6 +545,20 @@ class _Writer:
                 self._ready.set_exception(exc)
             elif self._error is None:
                 self._error = exc
+            self._fail_queued()
+
+    def _fail_queued(self) -> None:
+        """The thread is ending on an error: fail the tasks still queued (the caller waits on
+        their futures) and keep failing new ones."""
+        error = self._error or RuntimeError("the import's writer thread stopped")
+        self._error = error
+        while True:
+            try:
+                task = self._tasks.get_nowait()
+            except queue.Empty:
+                return
+            if task is not _STOP:
+                task[1].set_exception(error)
 
     def _raise_pending(self) -> None:
         if self._error is not None:
@@ -554,6 +570,9 @@ class _Writer:
         raised here (and the tasks after it are not run)."""
         self._raise_pending()
         future: Future[Any] = Future()
+        if not self._thread.is_alive():  # stopped on an error already raised: nobody would run it
+            future.set_exception(RuntimeError("the import's writer thread stopped"))
+            return future
         self._tasks.put((fn, future))
         return future
 

@@ -268,6 +268,37 @@ def test_keyboard_interrupt_leaves_the_database_consistent(
     assert row.n_records == 200
 
 
+def test_a_failing_checkpoint_fails_the_import_instead_of_hanging_it(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer thread hands its commits to the WAL checkpointer after each chunk. That step
+    failing once made the writer thread end with chunks still queued, and the caller waited for
+    them forever; now the failure reaches the caller like any database error."""
+    from annotator.store.checkpoint import WalCheckpointer
+
+    monkeypatch.setattr(importing, "BATCH_TRACES", 50)
+    path = write_jsonl(tmp_path / "big.jsonl", [orjson.dumps(chat(i)) for i in range(300)])
+
+    def broken(self: WalCheckpointer) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(WalCheckpointer, "after_commit", broken)
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            import_files(db, "p", [path], reject_dir=tmp_path)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "the import hung"
+    assert len(outcome) == 1 and isinstance(outcome[0], OSError), outcome
+
+
 def test_strict_interrupt_rolls_back_everything(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
