@@ -179,8 +179,10 @@ def _sqlite_insert_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> int
     Why not one executemany: the driver takes the GIL back after every row it steps, and the
     import's parser holds it, so the writer thread waited for the GIL once per 50 KB row (a
     50 MB import: writer busy 0.38 s of CPU in 0.75 s); 50 rows per statement cut that wait and
-    made the whole import ~1.3x faster (measured). Only two statement texts are ever used (all
-    full statements, then one row at a time for the rest): the driver caches each prepared
+    made the whole import ~1.3x faster (measured). The rows left over go in statements of
+    25, 12, 6, 3 and 1 rows, a handful per chunk: one row per statement there still meant ~25
+    waits per chunk, and halving them made a 200 MB import 0-13% faster (8 alternated rounds,
+    7 faster). Only these six statement texts are ever used: the driver caches each prepared
     statement with a copy of its last parameters, and a text per remainder size kept up to 50
     copies of 2 MB of trace bytes alive (peak memory grew with the file)."""
     columns = list(rows[0])
@@ -196,15 +198,15 @@ def _sqlite_insert_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> int
             value = row[name]
             yield value if process is None else process(value)
 
-    full = len(rows) - len(rows) % _ROWS_PER_STATEMENT
-    many = head + ", ".join([one] * _ROWS_PER_STATEMENT) + tail
-    inserted = 0
-    for start in range(0, full, _ROWS_PER_STATEMENT):
-        params = tuple(v for row in rows[start : start + _ROWS_PER_STATEMENT] for v in values(row))
-        inserted += conn.exec_driver_sql(many, params).rowcount
-    if full < len(rows):
-        rest = [tuple(values(row)) for row in rows[full:]]
-        inserted += conn.exec_driver_sql(head + one + tail, rest).rowcount
+    inserted = start = 0
+    size = _ROWS_PER_STATEMENT
+    while start < len(rows):
+        while size > len(rows) - start:
+            size //= 2
+        params = tuple(v for row in rows[start : start + size] for v in values(row))
+        statement = head + ", ".join([one] * size) + tail
+        inserted += conn.exec_driver_sql(statement, params).rowcount
+        start += size
     return inserted
 
 

@@ -206,25 +206,34 @@ def test_new_databases_get_large_pages_and_old_ones_keep_theirs(
             database.dispose()
 
 
-def test_two_insert_texts_whatever_the_batch_sizes(db: Database) -> None:
+def test_six_insert_texts_and_few_statements_whatever_the_batch_sizes(db: Database) -> None:
     """The driver keeps every prepared statement with a copy of its last parameters: one text per
-    remainder size would keep many copies of trace bytes alive (memory growing with the file)."""
+    remainder size would keep many copies of trace bytes alive (memory growing with the file).
+    A remainder goes in a handful of statements, not one per row (each statement is a wait for
+    the GIL on the import's writer thread)."""
     texts: set[str] = set()
+    calls: list[int] = []
 
     def remember(conn: object, cursor: object, statement: str, *args: object) -> None:
         if statement.startswith("INSERT INTO traces"):
             texts.add(statement)
+            calls.append(statement.count("), ("))
 
     event.listen(db.engine, "before_cursor_execute", remember)
     try:
         n = 0
         with db.engine.begin() as conn:
-            for size in (1, 7, 49, 50, 51, 99, 101, 3):
+            for size in (1, 7, 49, 50, 51, 99, 101, 3, 2, 48):
                 batch = [PendingTrace(make(f"s{n + i}")) for i in range(size)]
                 n += size
+                calls.clear()
                 assert write_traces(conn, 1, None, batch).inserted == size
+                rows = [commas + 1 for commas in calls]
+                assert sum(rows) == size
+                assert rows == sorted(rows, reverse=True)
+                assert len(rows) <= size // 50 + 6, rows
     finally:
         event.remove(db.engine, "before_cursor_execute", remember)
-    assert len(texts) == 2
+    assert len(texts) == 6
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(TraceRow)) == n
