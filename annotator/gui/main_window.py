@@ -1341,6 +1341,7 @@ class MainWindow(QMainWindow):
             timer.stop()
         self.clock.stop()
         self.search_catch_up.stop()
+        self.lead_menu.stop()
         self.bg.shutdown()
         if self.db is not None:
             self.db.dispose()

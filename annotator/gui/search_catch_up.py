@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import sys
 import threading
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
+
+from annotator.gui.low_priority import lower_this_thread
 
 if TYPE_CHECKING:
     from annotator.store.database import Database
@@ -45,7 +45,7 @@ class SearchCatchUp(QObject):
     def _run(self, db: Database) -> None:
         from annotator.store.search import index_pending  # not on the window's startup path
 
-        _lower_this_thread(NICENESS)
+        lower_this_thread(NICENESS)
         try:
             indexed = index_pending(db, batch_size=BATCH, cancel=self._cancel)
         except Exception:  # search stays as it was; the next import indexes the rest
@@ -60,16 +60,3 @@ class SearchCatchUp(QObject):
         self._cancel.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
-
-
-def _lower_this_thread(niceness: int) -> None:
-    """Lower the calling thread's CPU priority where the OS schedules threads apart (Linux: a
-    thread's niceness is its own). It cannot be raised back without privileges, hence a thread
-    made for the job rather than one of the window's pool threads."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
-    except OSError:
-        pass

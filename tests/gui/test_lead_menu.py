@@ -8,8 +8,10 @@ import subprocess
 import sys
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 import shiboken6
 from PySide6.QtGui import QKeySequence
 
@@ -18,6 +20,7 @@ from annotator.gui.lead.dashboard import DashboardWindow
 from annotator.gui.lead.review import ReviewWindow
 from annotator.services.projects import add_member
 from annotator.store.open import open_database
+from tests.gui.lead_data import LEAD, build_team, open_db
 
 
 def _members(url: str, **roles: str) -> None:
@@ -110,3 +113,71 @@ def test_pyqtgraph_is_not_imported_at_start_up() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "False"
+
+
+def test_a_lead_s_dashboard_tables_are_warmed_up_in_the_background(
+    qtbot: object,
+    tmp_path: Path,
+    open_window: Callable[..., object],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lead opens the project: the label table is read and its snapshot written on a thread
+    of its own; the dashboard then opens without reading the label rows again."""
+    from annotator.gui.lead import menu as lead_menu
+    from annotator.services import label_snapshot, label_table
+    from annotator.settings import Settings
+
+    monkeypatch.setattr(lead_menu, "WARM_UP_DELAY_MS", 0)
+    path = tmp_path / "lead.sqlite3"
+    team = open_db(path)
+    try:
+        build_team(team)
+    finally:
+        team.dispose()
+    full_reads: list[int] = []
+    real_full = label_table._full
+
+    def counted(*args: Any) -> Any:
+        full_reads.append(1)
+        return real_full(*args)
+
+    monkeypatch.setattr(label_table, "_full", counted)
+    label_table.clear_cache()
+    cache = tmp_path / "cache"
+    label_snapshot.use_snapshots(cache)
+    try:
+        window = open_window(
+            f"sqlite:///{path}",
+            settings=Settings(annotator_name=LEAD, last_project="P"),
+            wait=False,  # the lead has no queue of her own
+        )
+        menu = window.lead_menu  # type: ignore[attr-defined]
+        qtbot.waitUntil(menu.warm_up.done.is_set, timeout=15_000)  # type: ignore[attr-defined]
+        assert full_reads == [1]
+        assert any(cache.rglob("*")), "the snapshot file is written"
+        dashboard = menu.open("dashboard")
+        assert isinstance(dashboard, DashboardWindow)
+        qtbot.waitUntil(lambda: dashboard.data is not None, timeout=15_000)  # type: ignore[attr-defined]
+        assert dashboard.data is not None and dashboard.data.progress.traces == 30
+        assert full_reads == [1], "the dashboard found the table ready"
+        qtbot.waitUntil(window.is_settled, timeout=10_000)  # type: ignore[attr-defined]
+    finally:
+        label_snapshot.use_snapshots(None)
+        label_table.clear_cache()
+
+
+def test_a_labeler_gets_no_warm_up(
+    qtbot: object,
+    project_db: str,
+    open_window: Callable[..., object],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from annotator.gui.lead import menu as lead_menu
+
+    monkeypatch.setattr(lead_menu, "WARM_UP_DELAY_MS", 0)
+    _members(project_db, Lee="lead", Ada="labeler")
+    window = open_window(project_db)
+    qtbot.waitUntil(window.is_settled, timeout=10_000)  # type: ignore[attr-defined]
+    qtbot.wait(200)  # type: ignore[attr-defined]
+    menu = window.lead_menu  # type: ignore[attr-defined]
+    assert not menu.warm_up.running and not menu.warm_up.done.is_set()

@@ -8,14 +8,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
 
+from annotator.gui.lead.warm_up import DashboardWarmUp
 from annotator.services.review import MemberInfo, list_members
 
 if TYPE_CHECKING:
     from annotator.gui.main_window import MainWindow
+
+
+WARM_UP_DELAY_MS = 1000
+"""The dashboard warm-up starts this long after a lead's project opened (its first trace and
+queue load first)."""
+WARM_UP_WAIT_S = 5.0
+"""Closing the window waits this long at most for a warm-up in progress."""
 
 
 class LeadMenu(QMenu):
@@ -25,6 +33,7 @@ class LeadMenu(QMenu):
         self.windows: dict[str, QWidget] = {}
         """Open lead windows of the current project, by kind (one of each, raised on reuse)."""
         self.is_lead = False
+        self.warm_up = DashboardWarmUp()
         for kind, title in (
             ("dashboard", "&Dashboard"),
             ("agreement", "A&greement…"),
@@ -63,8 +72,23 @@ class LeadMenu(QMenu):
                 return  # another project or person meanwhile
             self.is_lead = any(m.name == name and m.role == "lead" for m in members)
             self.menuAction().setVisible(self.is_lead)
+            if self.is_lead:
+                QTimer.singleShot(WARM_UP_DELAY_MS, self, lambda: self._warm(who))
 
         self.window_.bg.run(lambda: list_members(db, project), seen, lambda _e: None, context=self)
+
+    def stop(self) -> None:
+        """The window is closing: no new warm-up, and wait a little for one in progress."""
+        self.is_lead = False
+        self.warm_up.stop(WARM_UP_WAIT_S)
+
+    def _warm(self, who: tuple[str, str]) -> None:
+        """Warm the dashboard's tables up for the lead, unless the window moved on."""
+        db = self.window_.db
+        if db is None or self._who() != who or not self.is_lead:
+            return
+        project, name = who
+        self.warm_up.start(db, project, name)
 
     def open(self, kind: str) -> QWidget | None:
         """Open (or raise) one lead screen for the current project."""
