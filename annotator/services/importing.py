@@ -552,13 +552,19 @@ class _Writer:
         their futures) and keep failing new ones."""
         error = self._error or RuntimeError("the import's writer thread stopped")
         self._error = error
+        for future in self._take_queued():
+            future.set_exception(error)
+
+    def _take_queued(self) -> list[Future[Any]]:
+        """Empty the queue; the futures of the tasks that were in it."""
+        futures: list[Future[Any]] = []
         while True:
             try:
                 task = self._tasks.get_nowait()
             except queue.Empty:
-                return
+                return futures
             if task is not _STOP:
-                task[1].set_exception(error)
+                futures.append(task[1])
 
     def _raise_pending(self) -> None:
         if self._error is not None:
@@ -582,13 +588,8 @@ class _Writer:
 
     def discard_queued(self) -> None:
         """Forget tasks not started yet (after Ctrl+C or cancel: their chunks are not stored)."""
-        while True:
-            try:
-                task = self._tasks.get_nowait()
-            except queue.Empty:
-                return
-            if task is not _STOP:
-                task[1].cancel()
+        for future in self._take_queued():
+            future.cancel()
 
     def recover(self) -> None:
         """Clear a failure so that clean-up tasks (batch status) can still run."""

@@ -192,26 +192,38 @@ def test_a_backup_carries_its_index(db: Database, tmp_path: Path) -> None:
         copy.dispose()
 
 
+def _indexed_at(url: str, revision: str, index: str, texts: list[str], watermark: str) -> None:
+    """A database at ``revision`` with one trace per text in project 1, indexed in ``index``
+    with ``watermark`` as that revision kept them."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(connection=conn), revision)
+        with Session(engine) as s, s.begin():
+            pid = add_project(s, "p")
+            for i, words in enumerate(texts, start=1):
+                tid = add_trace(s, pid, f"u{i}", words)
+                s.execute(
+                    text(f"INSERT INTO {index}(rowid, text) VALUES (:id, :text)"),
+                    {"id": tid, "text": words},
+                )
+            s.execute(text(watermark))
+    finally:
+        engine.dispose()
+
+
 def test_revision_0004_moves_an_existing_index_without_reindexing(db_path: Path) -> None:
     """A database at 0003 with its index in the database file (as every earlier version wrote
     it): after the upgrade the same index answers from its own file, nothing is pending; a
     downgrade puts it back."""
     url = f"sqlite:///{db_path}"
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            command.upgrade(alembic_config(connection=conn), "0003")
-        with Session(engine) as s, s.begin():
-            pid = add_project(s, "p")
-            for i, words in enumerate(["puffin cliff", "puffin sea", "gannet"], start=1):
-                tid = add_trace(s, pid, f"u{i}", "-")
-                s.execute(
-                    text("INSERT INTO main.trace_fts(rowid, text) VALUES (:id, :text)"),
-                    {"id": tid, "text": words},
-                )
-            s.execute(text("INSERT INTO app_state (key, value) VALUES ('fts_indexed_upto', '3')"))
-    finally:
-        engine.dispose()
+    _indexed_at(
+        url,
+        "0003",
+        "main.trace_fts",
+        ["puffin cliff", "puffin sea", "gannet"],
+        "INSERT INTO app_state (key, value) VALUES ('fts_indexed_upto', '3')",
+    )
 
     db = Database(url, make_engine(url))
     try:
@@ -262,23 +274,13 @@ def test_revision_0005_empties_a_single_file_index_for_the_shards(db_path: Path)
     odd ones again. The upgrade empties it, and the next indexing rebuilds both shards; a
     downgrade empties both, so 0004 rebuilds its single file."""
     url = f"sqlite:///{db_path}"
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            command.upgrade(alembic_config(connection=conn), "0004")
-        with Session(engine) as s, s.begin():
-            pid = add_project(s, "p")
-            for i, words in enumerate(["tern beach", "tern dune", "skua"], start=1):
-                add_trace(s, pid, f"u{i}", words)
-                s.execute(
-                    text("INSERT INTO search.trace_fts(rowid, text) VALUES (:id, :text)"),
-                    {"id": i, "text": words},
-                )
-            s.execute(
-                text("INSERT INTO search.search_state VALUES (1, 3, '1:u3')"),
-            )
-    finally:
-        engine.dispose()
+    _indexed_at(
+        url,
+        "0004",
+        "search.trace_fts",
+        ["tern beach", "tern dune", "skua"],
+        "INSERT INTO search.search_state VALUES (1, 3, '1:u3')",
+    )
 
     db = open_database(url, backup_dir=db_path.parent / "backups")
     try:
