@@ -20,6 +20,7 @@ from annotator.store.models import TraceRow
 from annotator.store.open import open_database
 from annotator.store.trace_writer import (
     PendingTrace,
+    existing_uids,
     import_tuning,
     insert_rows,
     prepare_rows,
@@ -237,3 +238,16 @@ def test_six_insert_texts_and_few_statements_whatever_the_batch_sizes(db: Databa
     assert len(texts) == 6
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(TraceRow)) == n
+
+
+def test_existing_uids_finds_the_project_s_uids_in_lookups_of_any_size(db: Database) -> None:
+    """More uids than one lookup takes, some present in the project, some in another project
+    only, some nowhere (SQLite answers through the driver, see ``existing_uids``)."""
+    create_project(db, "other")
+    with db.engine.begin() as conn:
+        write_traces(conn, 1, None, [PendingTrace(make(f"p{i}")) for i in range(0, 1200, 3)])
+        write_traces(conn, 2, None, [PendingTrace(make(f"p{i}")) for i in range(1, 1200, 3)])
+    wanted = [f"p{i}" for i in range(1200)] + ["p0", "nowhere"]
+    with db.engine.connect() as conn:
+        found = existing_uids(conn, 1, wanted)
+    assert found == {f"p{i}" for i in range(0, 1200, 3)}
